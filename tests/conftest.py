@@ -1,0 +1,36 @@
+"""Shared fixtures.  The shared data folder comes from SEGPIC_DATA or sits at ../shared
+beside the checkout; tests that need it skip only when it is absent."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir():
+    env = os.environ.get("SEGPIC_SHARED")
+    if env:
+        return Path(env)
+    data = os.environ.get("SEGPIC_DATA")
+    if data:
+        return Path(data).parent
+    return ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only shared folder (spec/, conformance/, reference/, anchors/, data/)."""
+    d = _shared_dir()
+    if not d.is_dir():
+        pytest.skip(f"shared folder not found at {d} (set SEGPIC_SHARED)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def data_root(shared_dir) -> Path:
+    """The data root (kodak/, train/, ...): SEGPIC_DATA or <shared>/data."""
+    d = Path(os.environ.get("SEGPIC_DATA", shared_dir / "data"))
+    if not d.is_dir():
+        pytest.skip(f"data root not found at {d}")
+    return d
