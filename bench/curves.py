@@ -1,0 +1,255 @@
+"""RD curves by name: our results, the anchors and the published reference curves.
+
+A curve is one codec on one dataset: points (mean bpp, mean PSNR-RGB, mean MS-SSIM-RGB), sorted
+by rate.  Dataset identity is part of its name: ``segpic-paper`` on ``kodak`` and on
+``clic2020-pro-valid`` are two curves, and a curve is never looked up without its dataset.
+
+Where curves come from (``anchors`` is the repository's ``anchors/`` folder):
+
+- ours: ``<results>/<dataset>/*.csv``, per-image rows (``dataset,image,width,height,codec,
+  codec_version,quality,bytes,bpp,psnr_rgb,ms_ssim_rgb,ms_ssim_db,encode_s,decode_s``), one
+  curve per ``codec``;
+- anchors: ``anchors/<name>/<dataset>.csv`` (``vtm17``), per-image rows or curve rows;
+- published: ``anchors/published/*.csv``, curve rows (``codec,dataset,point,bpp,psnr_rgb,
+  ms_ssim_rgb,source``), ``codec`` being the stable name (``segpic-paper``);
+- any file path in either form.
+
+Per-image rows become a curve the way every paper in the field does it: per quality, the mean
+of per-image bpp and the mean of per-image metrics (MS-SSIM in dB is taken of the mean MS-SSIM).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import pandas as pd
+
+from bench.published import CURVE_COLUMNS, LABELS as PUBLISHED_LABELS
+
+DATASETS = ("kodak", "clic2020-pro-valid", "tecnick-100")
+PER_IMAGE_COLUMNS = ("dataset", "image", "width", "height", "codec", "codec_version", "quality",
+                     "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s",
+                     "decode_s")
+# metric option -> (axis name, unit)
+METRICS = {"psnr": ("PSNR-RGB", "dB"), "ms-ssim": ("MS-SSIM-RGB", "dB")}
+
+# Named anchors: display label, and how to make one where none is shipped.
+ANCHORS = {
+    "vtm17": ("VTM-17.0 (anchor)",
+              "generate one with `python -m bench run --models vtm --dataset {dataset} "
+              "--vtm-dir PATH` (a VTM-17.0 build) and pass `--anchor vtm`"),
+}
+# Our codec names -> display names ("SegPIC (ours)").
+DISPLAY = {"segpic": "SegPIC", "stf": "STF", "wacnn": "WACNN", "vtm": "VTM", "vvenc": "VVenC",
+           "jpeg": "JPEG", "webp": "WebP", "jpeg2000": "JPEG 2000", "avif": "AVIF",
+           "jpegxl": "JPEG XL", "heic": "HEIC"}
+
+
+class CurveError(ValueError):
+    """A curve cannot be found or read.  Reported in one line."""
+
+
+@dataclass
+class Curve:
+    """One codec on one dataset.
+
+    Attributes:
+        name: the stable name (``segpic``, ``segpic-paper``, ``vtm17``).
+        label: the display label (``SegPIC (ours)``, ``SegPIC (paper)``).
+        dataset: dataset name (``kodak`` ...).
+        kind: ``"ours"``, ``"published"`` or ``"anchor"``.
+        bpp, psnr_rgb, ms_ssim_rgb: per point, sorted by bpp: bits per pixel, dB, MS-SSIM in
+            [0, 1] (NaN where not published).
+        source: where the numbers come from (verbatim for published curves).
+        path: the file(s) read.
+        per_image: for curves built from per-image rows, those rows (``image, quality, bpp,
+            psnr_rgb, ms_ssim_rgb``; ``image`` without its file extension); None otherwise.
+        notes: caveats found while loading (``incomplete`` ...).
+    """
+
+    name: str
+    label: str
+    dataset: str
+    kind: str
+    bpp: np.ndarray
+    psnr_rgb: np.ndarray
+    ms_ssim_rgb: np.ndarray
+    source: str
+    path: str
+    per_image: Optional[pd.DataFrame] = None
+    notes: Tuple[str, ...] = field(default_factory=tuple)
+
+    def points(self, metric: str = "psnr") -> Tuple[np.ndarray, np.ndarray]:
+        """(bpp, metric) over the points that have the metric; PSNR in dB, MS-SSIM in dB
+        (-10 log10(1 - MS-SSIM))."""
+        values = to_metric(self.psnr_rgb if metric == "psnr" else self.ms_ssim_rgb, metric)
+        keep = np.isfinite(values)
+        return self.bpp[keep], values[keep]
+
+    def image_table(self, metric: str = "psnr") -> Tuple[List[str], np.ndarray, np.ndarray]:
+        """Per-image points as matrices: (images, bpp [images x qualities], metric [same]).
+
+        Only images present at every quality are kept, qualities in ascending order.  The
+        metric matrix holds PSNR in dB, or MS-SSIM in [0, 1] for ``ms-ssim`` (so that means over
+        images match the curve; ``to_metric`` converts to dB)."""
+        if self.per_image is None:
+            raise CurveError(f"{self.label} on {self.dataset} has no per-image results")
+        column = "psnr_rgb" if metric == "psnr" else "ms_ssim_rgb"
+        bpp = self.per_image.pivot(index="image", columns="quality", values="bpp").dropna()
+        values = self.per_image.pivot(index="image", columns="quality", values=column)
+        values = values.loc[bpp.index].dropna()
+        bpp = bpp.loc[values.index]
+        return list(bpp.index), bpp.to_numpy(np.float64), values.to_numpy(np.float64)
+
+
+def to_metric(values: np.ndarray, metric: str) -> np.ndarray:
+    """The BD metric from the stored one: PSNR-RGB (dB) as is, MS-SSIM-RGB (in [0, 1]) in dB,
+    -10 log10(1 - MS-SSIM)."""
+    values = np.asarray(values, dtype=np.float64)
+    if metric == "psnr":
+        return values
+    if metric == "ms-ssim":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -10.0 * np.log10(1.0 - values)
+    raise CurveError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
+
+
+def read_curve_file(path: Path, kind: str = "published") -> List[Curve]:
+    """All curves in one file, per-image rows or curve rows, one per (codec, dataset)."""
+    table = _read_table(path)
+    if {"image", "quality", "codec", "dataset", "bpp"} <= set(table.columns):
+        return _per_image_curves(table, kind, str(path))
+    if set(CURVE_COLUMNS) - {"source"} <= set(table.columns):
+        return _published_curves(table, kind, str(path))
+    raise CurveError(f"{path} is neither a results file ({', '.join(PER_IMAGE_COLUMNS[:9])} ...) "
+                     f"nor a curve file ({', '.join(CURVE_COLUMNS)})")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise CurveError(f"cannot read curve file {path}: {e}") from None
+
+
+def _label(name: str, kind: str) -> str:
+    if kind == "ours":
+        return f"{DISPLAY.get(name, name)} (ours)"
+    if kind == "anchor" and name in ANCHORS:
+        return ANCHORS[name][0]
+    return PUBLISHED_LABELS.get(name, name)
+
+
+def _published_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
+    curves = []
+    for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
+        rows = rows.sort_values("bpp")
+        sources = rows["source"].dropna().unique() if "source" in rows else []
+        curves.append(Curve(
+            name=str(codec), label=_label(str(codec), kind), dataset=str(dataset), kind=kind,
+            bpp=rows["bpp"].to_numpy(np.float64), psnr_rgb=rows["psnr_rgb"].to_numpy(np.float64),
+            ms_ssim_rgb=rows["ms_ssim_rgb"].to_numpy(np.float64),
+            source=" ; ".join(map(str, sources)) or path, path=path))
+    return curves
+
+
+def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
+    for column in ("psnr_rgb", "ms_ssim_rgb"):
+        if column not in table:
+            table[column] = np.nan
+    table = table.assign(image=[Path(str(i)).stem for i in table["image"]])
+    table = table.drop_duplicates(["dataset", "codec", "image", "quality"], keep="last")
+    curves = []
+    for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
+        per_image = rows[["image", "quality", "bpp", "psnr_rgb", "ms_ssim_rgb"]].reset_index(
+            drop=True)
+        means = per_image.groupby("quality").agg(
+            bpp=("bpp", "mean"), psnr_rgb=("psnr_rgb", "mean"),
+            ms_ssim_rgb=("ms_ssim_rgb", "mean"), images=("image", "nunique")).sort_values("bpp")
+        notes = ()
+        if means["images"].nunique() > 1:
+            counts = ", ".join(f"{q}: {n}" for q, n in means["images"].items())
+            notes = (f"incomplete (images per quality {counts})",)
+        versions = sorted(map(str, rows["codec_version"].dropna().unique())) \
+            if "codec_version" in rows else []
+        source = f"{path} ({codec} {', '.join(versions)}; {per_image['image'].nunique()} images)"
+        curves.append(Curve(
+            name=str(codec), label=_label(str(codec), kind), dataset=str(dataset), kind=kind,
+            bpp=means["bpp"].to_numpy(np.float64), psnr_rgb=means["psnr_rgb"].to_numpy(np.float64),
+            ms_ssim_rgb=means["ms_ssim_rgb"].to_numpy(np.float64), source=source, path=path,
+            per_image=per_image, notes=notes))
+    return curves
+
+
+class CurveLibrary:
+    """Every curve of one dataset: ours from ``results``, anchors and published from ``anchors``.
+
+    Args:
+        dataset: dataset name (``kodak``).
+        results: the results folder (holds ``<dataset>/*.csv``).
+        anchors: the anchors folder (holds ``vtm17/``, ``published/``).
+    """
+
+    def __init__(self, dataset: str, results: Path, anchors: Path):
+        self.dataset = dataset
+        self.results = Path(results)
+        self.anchors = Path(anchors)
+
+    def ours(self) -> List[Curve]:
+        """Our curves, one per codec, from every per-image results file of the dataset."""
+        files = sorted((self.results / self.dataset).glob("*.csv"))
+        tables = []
+        for f in files:
+            table = _read_table(f)
+            if {"image", "quality", "codec", "bpp"} <= set(table.columns):
+                tables.append(table.assign(dataset=self.dataset))
+        if not tables:
+            return []
+        path = str(self.results / self.dataset / "*.csv")
+        return _per_image_curves(pd.concat(tables, ignore_index=True), "ours", path)
+
+    def published(self) -> List[Curve]:
+        """The published curves of the dataset (``anchors/published/*.csv``)."""
+        curves = []
+        for f in sorted((self.anchors / "published").glob("*.csv")):
+            curves.extend(c for c in read_curve_file(f) if c.dataset == self.dataset)
+        return curves
+
+    def anchor(self, name: str) -> Curve:
+        """The named anchor (``vtm17``) for this dataset: ``anchors/<name>/<dataset>.csv``."""
+        path = self.anchors / name / f"{self.dataset}.csv"
+        if not path.is_file():
+            hint = ANCHORS.get(name, ("", "pass a curve file with --anchor FILE"))[1]
+            raise CurveError(f"no {name} anchor for {self.dataset} ({path} is missing): "
+                             + hint.format(dataset=self.dataset))
+        curves = [c for c in read_curve_file(path, kind="anchor") if c.dataset == self.dataset]
+        if len(curves) != 1:
+            raise CurveError(f"{path} should hold one curve for {self.dataset}, "
+                             f"holds {len(curves)}")
+        curve = curves[0]
+        curve.name, curve.label = name, _label(name, "anchor")
+        return curve
+
+    def resolve(self, spec: str) -> Curve:
+        """A curve by anchor name, published name, our codec name, or file path."""
+        path = Path(spec)
+        if path.suffix == ".csv" or path.is_file():
+            if not path.is_file():
+                raise CurveError(f"curve file {spec} not found")
+            curves = read_curve_file(path, kind="anchor")
+            matching = [c for c in curves if c.dataset == self.dataset]
+            if len(matching) != 1:
+                found = ", ".join(f"{c.name} on {c.dataset}" for c in curves) or "none"
+                raise CurveError(f"{spec} must hold exactly one curve on {self.dataset} "
+                                 f"(found: {found})")
+            return matching[0]
+        if spec in ANCHORS or (spec != "published" and (self.anchors / spec).is_dir()):
+            return self.anchor(spec)
+        for curve in self.published() + self.ours():
+            if curve.name == spec:
+                return curve
+        names = sorted({c.name for c in self.published() + self.ours()})
+        raise CurveError(f"no curve named {spec!r} on {self.dataset} (known: "
+                         f"{', '.join(list(ANCHORS) + names)})")

@@ -1,0 +1,288 @@
+"""``bench bdrate``: BD-rate tables of every codec on a dataset against one anchor.
+
+    python -m bench bdrate --anchor vtm17 --dataset kodak [--metric psnr|ms-ssim]
+        [--method cubic|pchip|akima|all] [--format markdown|latex|csv] [--results DIR]
+        [--codecs NAME ...] [--per-image [--bootstrap N] [--seed S]]
+
+One row per codec (ours from ``results/<dataset>/``, the published curves from
+``anchors/published/``) and method: BD-rate (%), BD-metric (dB), the codec's bpp range, the
+overlap of the metric ranges, the method, flags, and the data source.  A pair of curves that
+does not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.
+
+``--per-image`` adds, where both the anchor and the codec have per-image results: the
+per-image BD-rates' median, min and max, and a bootstrap 95 % interval of the table's BD-rate
+(images resampled with replacement, mean curves and BD-rate recomputed, percentile interval).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+from tabulate import tabulate
+from tqdm import tqdm
+
+from bench.bdrate import METHODS, BDRateError, bd_psnr, bd_rate
+from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary, to_metric
+
+ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
+METHOD_NAMES = {"cubic": "cubic (VCEG-M33)", "pchip": "pchip (JCTVC-E137/CTC)",
+                "akima": "akima"}
+
+
+@dataclass
+class PerImageSpread:
+    """Per-image BD-rates of one codec against the anchor, and a bootstrap interval.
+
+    Attributes:
+        images: number of images with results for both (and at all qualities).
+        median, low, high: median, min and max of the per-image BD-rates (percent), over the
+            images where one is defined (``defined`` of them).
+        ci: (2.5, 97.5) percentiles of the bootstrapped table BD-rate (percent), or None.
+    """
+
+    images: int
+    defined: int
+    median: float
+    low: float
+    high: float
+    ci: Optional[Tuple[float, float]]
+
+
+@dataclass
+class Row:
+    """One table row: one codec, one method."""
+
+    curve: Curve
+    method: str
+    bd_rate: Optional[float] = None
+    bd_metric: Optional[float] = None
+    overlap: Optional[float] = None
+    flags: List[str] = field(default_factory=list)
+    spread: Optional[PerImageSpread] = None
+
+
+def compare(anchor: Curve, test: Curve, metric: str, method: str) -> Row:
+    """BD-rate and BD-metric of ``test`` against ``anchor``; errors become flags."""
+    row = Row(test, method, flags=list(test.notes))
+    rates_a, dist_a = anchor.points(metric)
+    rates_t, dist_t = test.points(metric)
+    try:
+        rate = bd_rate(rates_a, dist_a, rates_t, dist_t, method)
+        row.bd_rate, row.overlap = rate.value, rate.overlap
+        row.flags += [f for f in rate.flags if f not in row.flags]
+        row.bd_metric = bd_psnr(rates_a, dist_a, rates_t, dist_t, method).value
+    except BDRateError as e:
+        row.flags.append(f"n/a: {e}")
+    return row
+
+
+def per_image_spread(anchor: Curve, test: Curve, metric: str, method: str,
+                     bootstrap: int, rng: np.random.Generator) -> Optional[PerImageSpread]:
+    """Per-image BD-rates and a bootstrap interval; None unless both have per-image results."""
+    if anchor.per_image is None or test.per_image is None:
+        return None
+    images_a, bpp_a, val_a = anchor.image_table(metric)
+    images_t, bpp_t, val_t = test.image_table(metric)
+    common = sorted(set(images_a) & set(images_t))
+    if not common:
+        return None
+    ia = [images_a.index(i) for i in common]
+    it = [images_t.index(i) for i in common]
+    bpp_a, val_a, bpp_t, val_t = bpp_a[ia], val_a[ia], bpp_t[it], val_t[it]
+
+    def rate(rows) -> float:
+        """BD-rate of the mean curves over the images ``rows`` (indices into ``common``)."""
+        return bd_rate(bpp_a[rows].mean(0), to_metric(val_a[rows].mean(0), metric),
+                       bpp_t[rows].mean(0), to_metric(val_t[rows].mean(0), metric),
+                       method).value
+
+    per_image = []
+    for k in range(len(common)):
+        try:
+            per_image.append(rate([k]))
+        except BDRateError:
+            pass
+    samples = []
+    for _ in tqdm(range(bootstrap), desc=f"bootstrap {test.name}", leave=False,
+                  disable=bootstrap == 0):
+        pick = rng.integers(0, len(common), len(common))
+        try:
+            samples.append(rate(pick))
+        except BDRateError:
+            pass
+    if not per_image:
+        return PerImageSpread(len(common), 0, np.nan, np.nan, np.nan, None)
+    ci = tuple(np.percentile(samples, [2.5, 97.5])) if samples else None
+    return PerImageSpread(len(common), len(per_image), float(np.median(per_image)),
+                          float(np.min(per_image)), float(np.max(per_image)), ci)
+
+
+def build_rows(library: CurveLibrary, anchor: Curve, metric: str, methods: List[str],
+               codecs: Optional[List[str]] = None, per_image: bool = False,
+               bootstrap: int = 1000, seed: int = 0) -> List[Row]:
+    """Rows for every curve of the dataset but the anchor (or those named in ``codecs``):
+    ours first, then published ones by BD-rate of the first method."""
+    ours, published = library.ours(), library.published()
+    curves = [c for c in ours + published
+              if (c.name, c.kind) != (anchor.name, anchor.kind) and c.path != anchor.path]
+    if codecs:
+        unknown = sorted(set(codecs) - {c.name for c in curves})
+        if unknown:
+            raise CurveError(f"no curve named {', '.join(unknown)} on {library.dataset}")
+        curves = [c for c in curves if c.name in codecs]
+    curves = [c for c in curves if c.points(metric)[0].size]
+    if not curves:
+        raise CurveError(f"no curves with {METRICS[metric][0]} on {library.dataset} to compare "
+                         f"(results in {library.results / library.dataset}, published in "
+                         f"{library.anchors / 'published'})")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for curve in curves:
+        for method in methods:
+            row = compare(anchor, curve, metric, method)
+            if per_image:
+                row.spread = per_image_spread(anchor, curve, metric, method, bootstrap, rng)
+            rows.append(row)
+    first = {r.curve.name: r.bd_rate for r in rows if r.method == methods[0]}
+    return sorted(rows, key=lambda r: (r.curve.kind != "ours",
+                                       first[r.curve.name] is None,
+                                       first[r.curve.name] or 0.0, r.curve.name,
+                                       methods.index(r.method)))
+
+
+def _number(value: Optional[float], digits: int, full: bool) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return repr(float(value)) if full else f"{value:+.{digits}f}"
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the working folder where it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False):
+    """Header and cells of the table; ``full`` keeps all digits (csv)."""
+    metric_name = "BD-PSNR (dB)" if metric == "psnr" else "BD-MS-SSIM (dB)"
+    header = ["codec", "name", "BD-rate (%)", metric_name, "bpp range", "overlap", "method",
+              "flags", "data"]
+    if per_image:
+        header += ["images", "per-image median (%)", "per-image min..max (%)", "bootstrap 95% CI"]
+    cells = []
+    for r in rows:
+        bpp = r.curve.points(metric)[0]
+        cells.append([
+            r.curve.label, r.curve.name, _number(r.bd_rate, 2, full),
+            _number(r.bd_metric, 3, full), f"{bpp.min():.3f}-{bpp.max():.3f}",
+            "n/a" if r.overlap is None else f"{100 * r.overlap:.0f}%", r.method,
+            "; ".join(r.flags), r.curve.source if full else _relative(r.curve.path)])
+        if per_image:
+            s = r.spread
+            if s is None:
+                cells[-1] += ["", "", "", ""]
+            else:
+                ci = "n/a" if s.ci is None else \
+                    f"[{_number(s.ci[0], 2, full)}, {_number(s.ci[1], 2, full)}]"
+                cells[-1] += [f"{s.defined}/{s.images}", _number(s.median, 2, full),
+                              f"{_number(s.low, 2, full)}..{_number(s.high, 2, full)}", ci]
+    return header, cells
+
+
+def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
+           per_image: bool) -> str:
+    """The table as markdown (with a title and the sources), LaTeX, or csv."""
+    methods = sorted({r.method for r in rows}, key=METHODS.index)
+    title = (f"BD-rate against {anchor.label} on {dataset}, {METRICS[metric][0]}, "
+             f"{', '.join(METHOD_NAMES[m] for m in methods)}; negative = fewer bits than the "
+             "anchor at equal quality")
+    if fmt == "csv":
+        header, cells = table_cells(rows, metric, per_image, full=True)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["dataset", "anchor", "metric"] + header[:-1] + ["source"] + header[9:])
+        for c in cells:
+            writer.writerow([dataset, anchor.name, metric] + c)
+        return buf.getvalue()
+    header, cells = table_cells(rows, metric, per_image)
+    sources = [f"{anchor.label}: {anchor.source}"]
+    seen = set()
+    for r in rows:
+        if r.curve.name not in seen:
+            seen.add(r.curve.name)
+            sources.append(f"{r.curve.label}: {r.curve.source}")
+    if fmt == "latex":
+        lines = [f"% {title}",
+                 tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
+        lines += [f"% {s}" for s in sources]
+        return "\n".join(lines) + "\n"
+    lines = [title, "", tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
+             "Sources:"] + [f"- {s}" for s in sources]
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bdrate`` command's options."""
+    parser.add_argument("--anchor", default="vtm17",
+                        help="anchor: a named anchor (vtm17), a curve name, or a curve file "
+                             "(default vtm17)")
+    parser.add_argument("--dataset", default="kodak",
+                        help=f"dataset name ({', '.join(DATASETS)}; default kodak)")
+    parser.add_argument("--metric", choices=list(METRICS), default="psnr")
+    parser.add_argument("--method", choices=list(METHODS) + ["all"], default="cubic",
+                        help="cubic = VCEG-M33, pchip = JCTVC-E137/CTC spreadsheet, akima")
+    parser.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder holding <dataset>/*.csv (default results)")
+    parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
+                        help="anchors folder holding vtm17/ and published/ (default: the "
+                             "repository's anchors/)")
+    parser.add_argument("--codecs", nargs="+", metavar="NAME",
+                        help="only these curves (names as in the table's 'name' column)")
+    parser.add_argument("--per-image", action="store_true",
+                        help="add per-image BD-rate spread and a bootstrap 95%% interval")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for --per-image (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print the table; bad input is one line on stderr and exit status 2."""
+    try:
+        if args.bootstrap < 0:
+            raise CurveError("--bootstrap must be >= 0")
+        library = CurveLibrary(args.dataset, args.results, args.anchors)
+        anchor = library.resolve(args.anchor)
+        if not anchor.points(args.metric)[0].size:
+            raise CurveError(f"anchor {anchor.label} has no {METRICS[args.metric][0]} values")
+        methods = list(METHODS) if args.method == "all" else [args.method]
+        rows = build_rows(library, anchor, args.metric, methods, args.codecs, args.per_image,
+                          args.bootstrap, args.seed)
+    except (CurveError, BDRateError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    sys.stdout.write(render(rows, anchor, args.dataset, args.metric, args.format,
+                            args.per_image))
+    return 0
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.tables", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
