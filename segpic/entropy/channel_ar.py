@@ -1,0 +1,169 @@
+"""Channel-wise autoregressive entropy model with latent residual prediction (ChARM + LRP).
+
+Minnen & Singh, "Channel-wise autoregressive entropy models for learned image compression",
+ICIP 2020, as used by STF, WACNN and SegPIC. The latent y (B, M, h, w) is split into S slices
+of s = M / S channels. With C_i = [y_hat_0, ..., y_hat_{min(i,K)-1}] (the *first* K decoded
+slices; all of them when K < 0):
+
+    mu_i      = F_i^mu   ([mu_lat,    C_i])
+    sigma_i   = F_i^sigma([sigma_lat, C_i])              (lower-bounded at 0.11 by the coder)
+    y_hat_i'  = round(y_i - mu_i) + mu_i                  (straight-through in training)
+    y_hat_i   = y_hat_i' + 0.5 tanh(G_i([mu_lat, C_i, y_hat_i']))
+    rate_i    = -log2 P(y_i | mu_i, sigma_i),  P = Gaussian convolved with U(-1/2, 1/2)
+
+Every F_i and G_i is five 3x3 stride-1 convs  in -> 224 -> 176 -> 128 -> 64 -> s  with GELU
+between. mu_lat and sigma_lat are the two hyper-synthesis outputs (B, M, h, w).
+
+API.  ``ChannelAR`` is a base class (a CompressionModel): a model subclasses it so that the
+entropy-model parameters keep the reference state_dict names ``cc_mean_transforms.*``,
+``cc_scale_transforms.*``, ``lrp_transforms.*`` and ``gaussian_conditional.*``::
+
+    class MyModel(ChannelAR):
+        def __init__(self):
+            super().__init__(M=320, num_slices=10, max_support_slices=5)
+
+    y_hat, y_likelihoods = self.latent_forward(y, mu_lat, sigma_lat)    # training / eval
+    y_strings, y_hat     = self.latent_compress(y, mu_lat, sigma_lat)   # list[bytes], one per item
+    y_hat                = self.latent_decompress(y_strings, mu_lat, sigma_lat)
+
+``latent_compress`` writes all slices of a batch item into one rANS stream; decoding repeats
+the encoder's arithmetic exactly, so ``latent_decompress`` returns the encoder's y_hat bit for
+bit. ``update(force=True)`` (inherited) builds the Gaussian CDF tables for the default
+64-level scale table exp(linspace(ln 0.11, ln 256, 64)).
+"""
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+from compressai.ans import BufferedRansEncoder, RansDecoder
+from compressai.entropy_models import GaussianConditional
+from compressai.layers import conv3x3
+from compressai.models import CompressionModel
+from compressai.ops import quantize_ste
+
+__all__ = ["ChannelAR", "slice_transform"]
+
+HIDDEN = (224, 176, 128, 64)
+
+
+def slice_transform(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Five 3x3 stride-1 convs in -> 224 -> 176 -> 128 -> 64 -> out, GELU between."""
+    widths = (in_channels,) + HIDDEN
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [conv3x3(a, b), nn.GELU()]
+    layers.append(conv3x3(widths[-1], out_channels))
+    return nn.Sequential(*layers)
+
+
+class ChannelAR(CompressionModel):
+    """Base class of models whose latent y is coded by ChARM + LRP.
+
+    Args:
+        M: latent channels (divisible by num_slices).
+        num_slices: S, the number of equal channel slices.
+        max_support_slices: K, how many of the first decoded slices condition the next ones
+            (negative: all previous slices).
+    """
+
+    def __init__(self, M: int, num_slices: int, max_support_slices: int, **kwargs):
+        super().__init__(**kwargs)
+        if M % num_slices:
+            raise ValueError(f"M={M} is not divisible by num_slices={num_slices}")
+        self.M = M
+        self.num_slices = num_slices
+        self.max_support_slices = max_support_slices
+        s = M // num_slices
+        self.cc_mean_transforms = nn.ModuleList(
+            slice_transform(M + s * self._num_support(i), s) for i in range(num_slices)
+        )
+        self.cc_scale_transforms = nn.ModuleList(
+            slice_transform(M + s * self._num_support(i), s) for i in range(num_slices)
+        )
+        self.lrp_transforms = nn.ModuleList(
+            slice_transform(M + s * (self._num_support(i) + 1), s) for i in range(num_slices)
+        )
+        self.gaussian_conditional = GaussianConditional(None)
+
+    def _num_support(self, i: int) -> int:
+        return i if self.max_support_slices < 0 else min(i, self.max_support_slices)
+
+    def _slice_params(self, i: int, mu_lat, sigma_lat, decoded: List[torch.Tensor]):
+        """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i."""
+        support = decoded[: self._num_support(i)]
+        mean_support = torch.cat([mu_lat] + support, dim=1)
+        mu = self.cc_mean_transforms[i](mean_support)
+        sigma = self.cc_scale_transforms[i](torch.cat([sigma_lat] + support, dim=1))
+        return mu, sigma, mean_support
+
+    def _refine(self, i: int, mean_support, y_hat_slice):
+        """Latent residual prediction: y_hat_i' + 0.5 tanh(G_i([mu_lat, C_i, y_hat_i']))."""
+        lrp = self.lrp_transforms[i](torch.cat([mean_support, y_hat_slice], dim=1))
+        return y_hat_slice + 0.5 * torch.tanh(lrp)
+
+    def latent_forward(self, y, mu_lat, sigma_lat) -> Tuple[torch.Tensor, torch.Tensor]:
+        """y, mu_lat, sigma_lat: (B, M, h, w). Returns y_hat and the likelihoods, both (B, M, h, w).
+
+        Likelihoods use additive uniform noise in training and rounding around mu in eval;
+        y_hat always uses (straight-through) rounding around mu.
+        """
+        decoded, likelihoods = [], []
+        for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
+            mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
+            _, lk = self.gaussian_conditional(y_slice, sigma, mu)
+            likelihoods.append(lk)
+            decoded.append(self._refine(i, mean_support, quantize_ste(y_slice - mu) + mu))
+        return torch.cat(decoded, dim=1), torch.cat(likelihoods, dim=1)
+
+    def _coder_tables(self):
+        gc = self.gaussian_conditional
+        return (
+            gc.quantized_cdf.tolist(),
+            gc.cdf_length.reshape(-1).int().tolist(),
+            gc.offset.reshape(-1).int().tolist(),
+        )
+
+    def latent_compress(self, y, mu_lat, sigma_lat) -> Tuple[List[bytes], torch.Tensor]:
+        """Code y (B, M, h, w): one rANS stream per batch item. Returns (strings, y_hat)."""
+        gc = self.gaussian_conditional
+        decoded, symbols, indexes = [], [], []
+        for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
+            mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
+            q = gc.quantize(y_slice, "symbols", mu)
+            symbols.append(q)
+            indexes.append(gc.build_indexes(sigma))
+            decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
+        cdf, cdf_lengths, offsets = self._coder_tables()
+        strings = []
+        for b in range(y.shape[0]):
+            encoder = BufferedRansEncoder()
+            for q, idx in zip(symbols, indexes):
+                encoder.encode_with_indexes(
+                    q[b].reshape(-1).tolist(), idx[b].reshape(-1).tolist(), cdf, cdf_lengths, offsets
+                )
+            strings.append(encoder.flush())
+        return strings, torch.cat(decoded, dim=1)
+
+    def latent_decompress(self, strings: List[bytes], mu_lat, sigma_lat) -> torch.Tensor:
+        """Decode y_hat (B, M, h, w) from one stream per item; h, w are taken from mu_lat."""
+        if len(strings) != mu_lat.shape[0]:
+            raise ValueError(f"{len(strings)} latent streams for a batch of {mu_lat.shape[0]}")
+        gc = self.gaussian_conditional
+        cdf, cdf_lengths, offsets = self._coder_tables()
+        decoders = []
+        for s in strings:
+            decoders.append(RansDecoder())
+            decoders[-1].set_stream(s)
+        decoded = []
+        for i in range(self.num_slices):
+            mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
+            idx = gc.build_indexes(sigma)
+            q = torch.stack([
+                torch.tensor(
+                    dec.decode_stream(idx[b].reshape(-1).tolist(), cdf, cdf_lengths, offsets),
+                    dtype=torch.int32,
+                ).reshape(mu.shape[1:])
+                for b, dec in enumerate(decoders)
+            ]).to(mu.device)
+            decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
+        return torch.cat(decoded, dim=1)

@@ -1,0 +1,175 @@
+"""Loading model weights: ``load_checkpoint(path, arch=None, device="cpu")`` is the one way in.
+
+Accepted formats:
+- the authors' training checkpoints: a dict holding ``state_dict`` (plus optimizer, scheduler,
+  epoch, loss), or a raw state_dict; keys may carry DataParallel's ``module.`` prefix, entropy
+  bottlenecks may use compressai-1.1 names ``_matrixK/_biasK/_factorK``, SegPIC's aliased
+  ``basic_E.*/basic_D.*`` keys are accepted (they duplicate g_a*/g_s* tensors), and the
+  entropy-model CDF buffers may have any size (they are rebuilt);
+- the project's own checkpoints: a dict with ``model`` (a state_dict) and ``config``
+  (``arch`` and the constructor kwargs, e.g. ``N``, ``M``).
+Reference checkpoints carry no config: the architecture is inferred from the keys when
+``arch`` is None, and N, M, num_slices and max_support_slices from the tensor shapes.
+"""
+import importlib
+import pickle
+import re
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+
+__all__ = ["ARCHITECTURES", "CheckpointError", "load_checkpoint", "load_state_dict"]
+
+# arch name -> "module:Class"; resolved lazily so a missing model file only affects its arch.
+ARCHITECTURES: Dict[str, str] = {
+    "segpic": "segpic.models.segpic:SegPIC",
+    "wacnn": "segpic.models.wacnn:WACNN",
+    "stf": "segpic.models.stf:STF",
+}
+
+# Entropy-model buffers whose size depends on update(); any stored size is accepted.
+_DYNAMIC_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
+_OLD_EB_NAME = re.compile(r"\._(matrix|bias|factor)(\d+)$")
+_EB_LIST = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
+_ALIAS_PREFIXES = ("basic_E.", "basic_D.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the requested architecture."""
+
+
+def model_class(arch: str) -> type:
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHITECTURES))})")
+    module, name = ARCHITECTURES[arch].split(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as e:
+        raise CheckpointError(f"architecture {arch!r} is not available: {e}") from e
+
+
+def _read(path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass  # reference checkpoints pickle optimizer/scheduler objects: retry unrestricted
+    except (OSError, RuntimeError, EOFError) as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # any unpickling failure means "not a checkpoint"
+        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
+
+
+def normalize_keys(state_dict: dict) -> dict:
+    """Reference key names -> this implementation's: strip ``module.``, rename compressai-1.1
+    entropy-bottleneck parameters, drop SegPIC's basic_E/basic_D aliases."""
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith("module."):
+            key = key[len("module."):]
+        if key.startswith(_ALIAS_PREFIXES):
+            continue
+        m = _OLD_EB_NAME.search(key)
+        if m:
+            key = f"{key[: m.start()]}.{_EB_LIST[m.group(1)]}.{m.group(2)}"
+        out[key] = value
+    return out
+
+
+def infer_arch(state_dict: dict) -> str:
+    keys = state_dict.keys()
+    if any(k.startswith(("g_a1.", "dyn_encoder.")) for k in keys):
+        return "segpic"
+    if any(k.startswith(("patch_embed.", "syn_layers.")) for k in keys):
+        return "stf"
+    if any(k.startswith("g_a.") for k in keys):
+        return "wacnn"
+    raise CheckpointError(f"cannot tell the architecture from the keys (first: {next(iter(keys), None)!r}); pass arch=")
+
+
+def _channel_ar_kwargs(sd: dict, M: int) -> dict:
+    """num_slices and max_support_slices from the slice-transform shapes."""
+    S = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("cc_mean_transforms."))
+    s = M // S
+    in_last = sd[f"cc_mean_transforms.{S - 1}.0.weight"].shape[1]
+    return {"num_slices": S, "max_support_slices": (in_last - M) // s}
+
+
+def infer_kwargs(arch: str, sd: dict) -> dict:
+    """Constructor kwargs of a reference-format state_dict (no config stored)."""
+    try:
+        if arch == "wacnn":
+            N, M = sd["g_a.0.weight"].shape[0], sd["g_a.7.weight"].shape[0]
+        elif arch == "segpic":
+            N, M = sd["g_a1.0.conv_groups.0.weight"].shape[0], sd["g_a2.1.conv_groups.0.weight"].shape[0]
+        else:
+            return {}
+        return {"N": N, "M": M, **_channel_ar_kwargs(sd, M)}
+    except (KeyError, IndexError, ValueError, ZeroDivisionError) as e:
+        raise CheckpointError(f"checkpoint does not look like {arch!r}: missing or odd key {e}") from e
+
+
+def _first(keys, n=5) -> str:
+    keys = sorted(keys)
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_state_dict(model: nn.Module, state_dict: dict, arch: str) -> None:
+    """Strict load with a readable error naming the first offending keys."""
+    own = model.state_dict()
+    missing = own.keys() - state_dict.keys()
+    unexpected = state_dict.keys() - own.keys()
+    shapes = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in sorted(own.keys() & state_dict.keys())
+        if k.rsplit(".", 1)[-1] not in _DYNAMIC_BUFFERS and state_dict[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_first(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_first(unexpected)}")
+    if shapes:
+        problems.append(f"shape mismatch (checkpoint vs model): {_first(shapes, 3)}")
+    if problems:
+        raise CheckpointError(f"checkpoint does not fit architecture {arch!r}: " + "; ".join(problems))
+    model.load_state_dict(state_dict)
+
+
+def load_checkpoint(path, arch: Optional[str] = None, device="cpu") -> nn.Module:
+    """Build the model stored at ``path`` in eval mode with entropy tables updated.
+
+    Raises CheckpointError when the file is not a checkpoint, the architecture is unknown or
+    the tensors do not fit it.
+    """
+    ckpt = _read(path)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
+    config = {}
+    if "model" in ckpt and "config" in ckpt:
+        state_dict, config = ckpt["model"], dict(ckpt["config"])
+    elif "state_dict" in ckpt:
+        state_dict = ckpt["state_dict"]
+    else:
+        state_dict = ckpt
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"{path}: no state_dict of tensors found")
+    state_dict = normalize_keys(state_dict)
+
+    stored_arch = config.pop("arch", None)
+    if arch is None:
+        arch = stored_arch or infer_arch(state_dict)
+    elif stored_arch is not None and stored_arch != arch:
+        raise CheckpointError(f"{path} holds a {stored_arch!r} model, not {arch!r}")
+    cls = model_class(arch)
+    kwargs = config if stored_arch is not None else infer_kwargs(arch, state_dict)
+    try:
+        model = cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"cannot build {arch!r} with {kwargs}: {e}") from e
+    load_state_dict(model, state_dict, arch)
+    model.update(force=True)
+    return model.to(device).eval()
