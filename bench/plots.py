@@ -1,0 +1,141 @@
+"""``bench plot``: rate-distortion curves of one dataset.
+
+    python -m bench plot --dataset kodak [--metric psnr|ms-ssim] [--out FILE.png|.svg|.pdf]
+        [--codecs NAME ... | --codecs all] [--anchor vtm17|NAME|FILE|none]
+
+Ours (``results/<dataset>/``) solid and thick, published curves thin, the anchor dashed.
+Without ``--codecs``: ours, the anchor and a few headline published curves (``segpic-paper``,
+``stf-paper``, ``wacnn-paper`` ...); ``--codecs all`` draws every curve of the dataset.
+x: rate in bits per pixel; y: PSNR-RGB in dB, or MS-SSIM-RGB in dB (-10 log10(1 - MS-SSIM)).
+The file is written through a temporary file in the same folder, so it is never half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from matplotlib.figure import Figure
+
+from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary
+from bench.published import HEADLINE
+
+ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
+FORMATS = (".png", ".svg", ".pdf")
+STYLES = {  # kind -> matplotlib line style
+    "ours": dict(linestyle="-", linewidth=2.2, marker="o", markersize=5, zorder=3),
+    "published": dict(linestyle="-", linewidth=1.0, marker=".", markersize=5, alpha=0.85,
+                      zorder=2),
+    "anchor": dict(linestyle="--", linewidth=1.6, marker="s", markersize=4, color="black",
+                   zorder=2.5),
+}
+
+
+def rd_figure(curves: List[Curve], metric: str, title: str) -> Figure:
+    """One RD plot: a line per curve, styled by its kind, legend to the right."""
+    figure = Figure(figsize=(9.5, 6.0), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    for curve in curves:
+        bpp, values = curve.points(metric)
+        axes.plot(bpp, values, label=curve.label, **STYLES[curve.kind])
+    name, unit = METRICS[metric]
+    axes.set_xlabel("rate (bpp)")
+    axes.set_ylabel(f"{name} ({unit})")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return figure
+
+
+def select(library: CurveLibrary, metric: str, codecs: Optional[List[str]],
+           anchor: Optional[Curve]) -> List[Curve]:
+    """The curves to draw: ours, the anchor, and the published ones asked for (see module)."""
+    ours, published = library.ours(), library.published()
+    if codecs == ["all"]:
+        chosen = ours + published
+    elif codecs:
+        by_name = {c.name: c for c in published + ours}
+        unknown = [n for n in codecs if n not in by_name]
+        if unknown:
+            raise CurveError(f"no curve named {', '.join(unknown)} on {library.dataset}")
+        chosen = [by_name[n] for n in codecs]
+    else:
+        chosen = ours + [c for c in published if c.name in HEADLINE]
+    if anchor is not None:
+        chosen = [anchor] + [c for c in chosen if c.path != anchor.path or c.name != anchor.name]
+    chosen = [c for c in chosen if c.points(metric)[0].size]
+    if not chosen:
+        raise CurveError(f"no curves with {METRICS[metric][0]} on {library.dataset}")
+    return chosen
+
+
+def save_atomic(figure: Figure, out: Path) -> None:
+    """Save ``figure`` to ``out`` (format from the extension) via a temporary file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(tmp, format=out.suffix[1:].lower())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``plot`` command's options."""
+    parser.add_argument("--dataset", default="kodak",
+                        help=f"dataset name ({', '.join(DATASETS)}; default kodak)")
+    parser.add_argument("--metric", choices=list(METRICS), default="psnr")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output file, .png, .svg or .pdf (default rd_<dataset>_<metric>.png)")
+    parser.add_argument("--codecs", nargs="+", metavar="NAME",
+                        help="curves to draw besides the anchor ('all' for every curve)")
+    parser.add_argument("--anchor", default="vtm17",
+                        help="anchor drawn dashed: vtm17, a curve name or file, or 'none' "
+                             "(default vtm17, skipped if absent for the dataset)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder holding <dataset>/*.csv (default results)")
+    parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
+                        help="anchors folder (default: the repository's anchors/)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Draw and save the plot; bad input is one line on stderr and exit status 2."""
+    out = args.out or Path(f"rd_{args.dataset}_{args.metric}.png")
+    try:
+        if out.suffix.lower() not in FORMATS:
+            raise CurveError(f"--out must end in {', '.join(FORMATS)}: {out}")
+        library = CurveLibrary(args.dataset, args.results, args.anchors)
+        anchor = None
+        if args.anchor != "none":
+            try:
+                anchor = library.resolve(args.anchor)
+            except CurveError:
+                if args.anchor != "vtm17":
+                    raise
+                print(f"note: no vtm17 anchor for {args.dataset}; plotting without it",
+                      file=sys.stderr)
+        curves = select(library, args.metric, args.codecs, anchor)
+        figure = rd_figure(curves, args.metric, f"{args.dataset}: {METRICS[args.metric][0]}")
+        save_atomic(figure, out)
+    except CurveError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({len(curves)} curves)")
+    return 0
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.plots", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
