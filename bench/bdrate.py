@@ -25,8 +25,10 @@ The fit of x -> y differs by method:
 - ``akima``: Akima's piecewise cubic interpolation (scipy ``Akima1DInterpolator``, original Akima
   slopes, two slopes extrapolated at each end).  Needs at least 3 points for the same reason.
 
-The two curves may have different numbers of points.  Inputs that make the number meaningless
-raise ``BDRateError``; results that are computable but doubtful carry flags (see ``BDResult``).
+The two curves may have different numbers of points, in any order.  Inputs that make the number
+meaningless raise ``BDRateError``: fewer points than the method needs, NaN or infinite values,
+a rate <= 0, a rate or a metric value repeated within a curve, no overlap.  Results that are
+computable but doubtful carry flags (see ``BDResult``).
 """
 from __future__ import annotations
 
@@ -158,14 +160,14 @@ def _average_gap(anchor_xy, test_xy, method: str):
 
 def _integral(x: np.ndarray, y: np.ndarray, method: str, lo: float, hi: float) -> float:
     """Integral over [lo, hi] of the fit of y as a function of x."""
-    if method == "cubic":
-        antiderivative = np.polyint(np.polyfit(x, y, 3))
-        return float(np.polyval(antiderivative, hi) - np.polyval(antiderivative, lo))
     order = np.argsort(x)
     x, y = x[order], y[order]
     if np.any(np.diff(x) == 0):
-        raise BDRateError(f"a curve repeats a metric value; {method} interpolation needs "
-                          "distinct values")
+        raise BDRateError("a curve repeats a metric value at two rates; the metric must "
+                          "differ between points")
+    if method == "cubic":
+        antiderivative = np.polyint(np.polyfit(x, y, 3))
+        return float(np.polyval(antiderivative, hi) - np.polyval(antiderivative, lo))
     interpolant = PchipInterpolator(x, y) if method == "pchip" else Akima1DInterpolator(x, y)
     return float(interpolant.integrate(lo, hi))
 
