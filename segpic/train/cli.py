@@ -1,0 +1,144 @@
+"""``python -m segpic train``: train SegPIC with segmentation masks as privileged information.
+
+    python -m segpic train --data DIR --out RUN_DIR [--config small|paper]
+        [--quality q1..q6 | --lambda X] [--loss mse|ms-ssim] [--masks auto|DIR|coco:DIR]
+        [--no-mask] [--steps N] [--crop 256] [--batch-size 8] [--device cpu|cuda] [--resume]
+
+The run folder receives ``checkpoint.pth`` (loadable with ``segpic.zoo.load_checkpoint``)
+and ``log.csv``.  ``--resume`` continues the run in RUN_DIR up to the new ``--steps``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from .config import ARCHS, MODEL_CONFIGS, build_model, model_config
+from .data import TrainingCrops, ValidationCrops, split_images
+from .loop import CHECKPOINT, Settings, Trainer, TrainingError
+from .loss import MS_SSIM_MIN_SIDE, QUALITY_LAMBDAS
+from .masks import mask_source
+
+CROP_MULTIPLE = 64  # the window attention at 1/16 scale needs sides divisible by 64
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``segpic train``."""
+    parser.add_argument("--data", type=Path, required=True,
+                        help="image folder; a 'validation' (or 'val') subfolder is the "
+                             "validation set, else --val-fraction of the images is held out")
+    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    parser.add_argument("--arch", choices=ARCHS, default="segpic")
+    parser.add_argument("--config", choices=sorted(MODEL_CONFIGS), default="paper",
+                        help="model size (default: paper, N=192 M=320)")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--quality", choices=sorted(QUALITY_LAMBDAS),
+                      help="lambda preset for the MSE loss (default q2 = 0.0035)")
+    rate.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion lambda")
+    parser.add_argument("--loss", choices=("mse", "ms-ssim"), default="mse")
+    masks = parser.add_mutually_exclusive_group()
+    masks.add_argument("--masks", default="auto",
+                       help="auto|felzenszwalb|slic (generated, cached), sam:CKPT, "
+                            "coco:DIR (panoptic PNGs) or DIR (label-map PNGs); default auto")
+    masks.add_argument("--no-mask", action="store_true",
+                       help="train with grid prototypes only (the paper's ablation)")
+    parser.add_argument("--mask-cache", type=Path,
+                        help="cache for generated masks (default ~/.cache/segpic/masks)")
+    parser.add_argument("--steps", type=int, default=2000, help="train up to this step")
+    parser.add_argument("--crop", type=int, default=256, help="square crop side (multiple of 64)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--val-every", type=int, default=100,
+                        help="steps between validations and LR-scheduler steps")
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--patience", type=int, default=8,
+                        help="validations without improvement before the LR halves")
+    parser.add_argument("--min-lr", type=float, default=5e-6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="data loader processes")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+
+
+def _settings(args) -> Settings:
+    for name in ("steps", "crop", "batch_size", "val_every", "checkpoint_every"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if args.crop % CROP_MULTIPLE:
+        raise ValueError(f"--crop must be a multiple of {CROP_MULTIPLE}, got {args.crop}")
+    if args.loss == "ms-ssim":
+        if args.lmbda is None:
+            raise ValueError("--loss ms-ssim has no quality presets: give --lambda")
+        if args.crop < MS_SSIM_MIN_SIDE:
+            raise ValueError(f"--loss ms-ssim needs --crop of at least {MS_SSIM_MIN_SIDE}")
+    lmbda = args.lmbda if args.lmbda is not None else QUALITY_LAMBDAS[args.quality or "q2"]
+    if lmbda <= 0:
+        raise ValueError("--lambda must be positive")
+    if not 0 < args.val_fraction < 1:
+        raise ValueError("--val-fraction must be between 0 and 1")
+    return Settings(steps=args.steps, lmbda=lmbda, metric=args.loss,
+                    batch_size=args.batch_size, patience=args.patience, min_lr=args.min_lr,
+                    val_every=args.val_every, checkpoint_every=args.checkpoint_every,
+                    use_masks=not args.no_mask, seed=args.seed)
+
+
+def _trainer(args) -> Trainer:
+    settings = _settings(args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    has_run = (args.out / CHECKPOINT).is_file()
+    if has_run and not args.resume:
+        raise ValueError(f"{args.out} already holds a run: pass --resume or choose another --out")
+    if args.resume and not has_run:
+        raise ValueError(f"nothing to resume: {args.out / CHECKPOINT} does not exist")
+    config = model_config(args.arch, args.config)
+
+    train_paths, val_paths = split_images(args.data, args.val_fraction)
+    masks = None if args.no_mask else mask_source(args.masks, args.mask_cache)
+    if masks is not None:
+        masks.prepare(train_paths)
+    data = {"root": str(args.data.resolve()), "train_images": len(train_paths),
+            "val_images": len(val_paths), "val_fraction": args.val_fraction,
+            "crop": args.crop, "masks": masks.describe() if masks else None}
+
+    torch.manual_seed(settings.seed)
+    trainer = Trainer(build_model(config), config,
+                      TrainingCrops(train_paths, masks, args.crop, settings.seed),
+                      ValidationCrops(val_paths, args.crop), settings, args.out, data,
+                      device=args.device, workers=args.workers)
+    if args.resume:
+        trainer.resume()
+        if trainer.step >= settings.steps:
+            raise ValueError(f"the run is at step {trainer.step}: give --steps above it")
+    return trainer
+
+
+def run(args) -> int:
+    """Run ``segpic train``; returns the exit status (errors: one line on stderr)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        trainer = _trainer(args)
+        finished = trainer.run()
+    except (ValueError, TrainingError) as err:  # MaskError is a ValueError
+        print(f"segpic train: error: {err}", file=sys.stderr)
+        return 2
+    if not finished:
+        print(f"segpic train: stopped at step {trainer.step}; checkpoint saved, "
+              f"continue with --resume", file=sys.stderr)
+        return 130
+    print(f"trained to step {trainer.step}: {args.out / CHECKPOINT}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="segpic train", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
