@@ -43,7 +43,8 @@ def rgb_to_ycbcr(rgb: np.ndarray, bits: int = 8) -> np.ndarray:
 
 
 def ycbcr_to_rgb(ycc: np.ndarray, bits: int = 8) -> np.ndarray:
-    """Planar YCbCr (3, H, W) at ``bits`` (integers, or floats on that scale) -> 8-bit RGB (H, W, 3)."""
+    """Planar YCbCr (3, H, W) at ``bits`` (integers, or floats on that scale) -> RGB (H, W, 3)
+    uint8."""
     maxval = (1 << bits) - 1
     y, cb, cr = (p.astype(np.float64) / maxval - off for p, off in zip(ycc, (0.0, 0.5, 0.5)))
     r = y + 2.0 * (1.0 - KR) * cr

@@ -25,7 +25,8 @@ _VERSION = re.compile(r"VTM Encoder Version\s+(\S+)")
 _PICTURE = re.compile(r"^POC\s+\d+.*\bQP\s+(-?\d+)\s*\)\s+(\d+)\s+bits")
 _SUMMARY_HEAD = re.compile(r"Total Frames\s*\|\s*Bitrate\s+Y-PSNR\s+U-PSNR\s+V-PSNR\s+YUV-PSNR")
 _SUMMARY_ROW = re.compile(r"^\s*(\d+)\s+a\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
-_TIME = re.compile(r"Total Time:\s+([\d.]+)\s+sec\.(?:\s+\[user\]\s+([\d.]+)\s+sec\.\s+\[elapsed\])?")
+_TIME = re.compile(r"Total Time:\s+([\d.]+)\s+sec\."
+                   r"(?:\s+\[user\]\s+([\d.]+)\s+sec\.\s+\[elapsed\])?")
 _INPUT_BITS = re.compile(r"--InputBitDepth=(\d+)")
 
 
@@ -78,8 +79,9 @@ def parse_vtm_log(text: str) -> VtmLog:
             summary = _SUMMARY_ROW.match(lines[i + 1])
             break
     time = _TIME.search(text)
-    missing = [what for what, found in (("version banner", version), ("picture line", pictures),
-                                        ("PSNR summary", summary), ("Total Time", time)) if not found]
+    needed = (("version banner", version), ("picture line", pictures),
+              ("PSNR summary", summary), ("Total Time", time))
+    missing = [what for what, found in needed if not found]
     if missing:
         raise VtmLogError(f"not a complete VTM encoder log (no {', '.join(missing)})")
     bits_match = _INPUT_BITS.search(command) if command else None

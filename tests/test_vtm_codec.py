@@ -157,7 +157,8 @@ def test_encoder_failure_leaves_no_files(vtm_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     codec = VTM(vtm_dir=str(vtm_dir))
-    with pytest.raises(CodecError, match=r"EncoderAppStatic failed on x\.bin \(exit 1\): ERROR: QP 70"):
+    failed = r"EncoderAppStatic failed on x\.bin \(exit 1\): ERROR: QP 70"
+    with pytest.raises(CodecError, match=failed):
         codec.encode(_image(8, 8), 70, out / "x.bin")
     assert list(out.iterdir()) == []
     with pytest.raises(CodecError, match="encoder log"):
