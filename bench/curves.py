@@ -196,9 +196,23 @@ class CurveLibrary:
         self.dataset = dataset
         self.results = Path(results)
         self.anchors = Path(anchors)
+        self._ours: Optional[List[Curve]] = None
+        self._published: Optional[List[Curve]] = None
 
     def ours(self) -> List[Curve]:
         """Our curves, one per codec, from every per-image results file of the dataset."""
+        if self._ours is None:
+            self._ours = self._read_ours()
+        return self._ours
+
+    def published(self) -> List[Curve]:
+        """The published curves of the dataset (``anchors/published/*.csv``)."""
+        if self._published is None:
+            self._published = [c for f in sorted((self.anchors / "published").glob("*.csv"))
+                               for c in read_curve_file(f) if c.dataset == self.dataset]
+        return self._published
+
+    def _read_ours(self) -> List[Curve]:
         files = sorted((self.results / self.dataset).glob("*.csv"))
         tables = []
         for f in files:
@@ -209,13 +223,6 @@ class CurveLibrary:
             return []
         path = str(self.results / self.dataset / "*.csv")
         return _per_image_curves(pd.concat(tables, ignore_index=True), "ours", path)
-
-    def published(self) -> List[Curve]:
-        """The published curves of the dataset (``anchors/published/*.csv``)."""
-        curves = []
-        for f in sorted((self.anchors / "published").glob("*.csv")):
-            curves.extend(c for c in read_curve_file(f) if c.dataset == self.dataset)
-        return curves
 
     def anchor(self, name: str) -> Curve:
         """The named anchor (``vtm17``) for this dataset: ``anchors/<name>/<dataset>.csv``."""

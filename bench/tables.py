@@ -208,7 +208,8 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
         header, cells = table_cells(rows, metric, per_image, full=True)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["dataset", "anchor", "metric"] + header[:-1] + ["source"] + header[9:])
+        header = ["source" if h == "data" else h for h in header]
+        writer.writerow(["dataset", "anchor", "metric"] + header)
         for c in cells:
             writer.writerow([dataset, anchor.name, metric] + c)
         return buf.getvalue()

@@ -1,0 +1,158 @@
+"""The ``bdrate`` command: the SegPIC CLIC headline from published curves, per-image spread and
+bootstrap on synthetic per-image results, and one-line errors."""
+import argparse
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import tables
+from bench.bdrate import bd_rate
+from bench.published import curve_csv, generate, read_reference, vtm17_clic_rows
+
+QUALITIES = (1, 2, 3, 4)
+FACTORS = (0.80, 0.85, 0.90, 0.95, 1.02)  # test rate / anchor rate, per image
+
+
+def run(capsys, *argv):
+    parser = argparse.ArgumentParser()
+    tables.add_arguments(parser)
+    rc = tables.main(parser.parse_args(list(argv)))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def anchors(shared_dir, tmp_path_factory):
+    """An anchors folder: the published curves and the published VTM-17.0 CLIC anchor, from
+    shared/, plus a per-image Kodak anchor with synthetic points."""
+    root = tmp_path_factory.mktemp("anchors")
+    generate(shared_dir, root / "published")
+    (root / "vtm17").mkdir()
+    (root / "vtm17" / "clic2020-pro-valid.csv").write_text(
+        curve_csv(vtm17_clic_rows(read_reference(shared_dir))))
+    write_per_image(root / "vtm17" / "kodak.csv", "vtm", [1.0] * len(FACTORS), ext="")
+    return root
+
+
+def write_per_image(path, codec, factors, qualities=QUALITIES, ext=".png"):
+    """Per-image results: every image has rate 0.1 * 2^q * factor at PSNR 28 + 3 q, so the
+    per-image BD-rate against factor 1 is exactly (factor - 1) * 100 for every method."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "image", "width", "height", "codec", "codec_version", "quality",
+                    "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s",
+                    "decode_s"])
+        for i, factor in enumerate(factors):
+            for q in qualities:
+                bpp = 0.1 * 2 ** q * factor
+                ms_ssim = 1 - 10 ** (-(10 + 2 * q) / 10)
+                w.writerow(["kodak", f"kodim{i + 1:02d}{ext}", 768, 512, codec, "test", q,
+                            round(bpp * 768 * 512 / 8), bpp, 28 + 3 * q, ms_ssim,
+                            10 + 2 * q, 0.1, 0.1])
+
+
+def test_segpic_paper_against_vtm17_on_clic(capsys, anchors, tmp_path, shared_dir):
+    rc, out, err = run(capsys, "--anchor", "vtm17", "--dataset", "clic2020-pro-valid",
+                       "--method", "cubic", "--anchors", str(anchors),
+                       "--results", str(tmp_path))
+    assert rc == 0 and err == ""
+    (segpic,) = [line for line in out.splitlines() if "| SegPIC (paper)" in line]
+    assert "| -8.26 " in segpic and "cubic" in segpic
+    for name in ("stf-paper", "wacnn-paper", "mlic-paper", "tcm-large-paper"):
+        assert f"| {name} " in out
+    assert "VTM-17.0" in out.splitlines()[0]
+    assert "Sources:" in out and "SegPIC-for-Image-Compression" in out
+
+
+def test_csv_values_equal_direct_bd_rate(capsys, anchors, tmp_path, shared_dir):
+    rc, out, _ = run(capsys, "--dataset", "clic2020-pro-valid", "--method", "all",
+                     "--format", "csv", "--anchors", str(anchors), "--results", str(tmp_path),
+                     "--codecs", "segpic-paper")
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["method"] for r in rows] == ["cubic", "pchip", "akima"]
+    reference = read_reference(shared_dir)
+    vtm = [r for r in reference if r["codec"].startswith("VTM-17.0")]
+    seg = [r for r in reference if r["codec"].startswith("SegPIC")
+           and r["dataset"].startswith("CLIC2020-professional-valid")]
+    for row in rows:
+        direct = bd_rate([float(r["bpp"]) for r in vtm], [float(r["psnr"]) for r in vtm],
+                         [float(r["bpp"]) for r in seg], [float(r["psnr"]) for r in seg],
+                         method=row["method"])
+        assert float(row["BD-rate (%)"]) == direct.value
+        assert row["source"] == seg[0]["source"] and row["anchor"] == "vtm17"
+
+
+def test_latex_format(capsys, anchors, tmp_path):
+    rc, out, _ = run(capsys, "--dataset", "clic2020-pro-valid", "--format", "latex",
+                     "--anchors", str(anchors), "--results", str(tmp_path))
+    assert rc == 0 and "\\begin{tabular}" in out and "\\bottomrule" in out
+    assert out.startswith("% BD-rate against VTM-17.0")
+
+
+def test_per_image_spread_and_bootstrap(capsys, anchors, tmp_path):
+    write_per_image(tmp_path / "kodak" / "ours.csv", "segpic", FACTORS)
+    argv = ["--dataset", "kodak", "--anchors", str(anchors), "--results", str(tmp_path),
+            "--codecs", "segpic", "--per-image", "--bootstrap", "100", "--seed", "7",
+            "--format", "csv", "--method", "all"]
+    rc, out, _ = run(capsys, *argv)
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 3 and rows[0]["codec"] == "SegPIC (ours)"
+    per_image = [(f - 1) * 100 for f in FACTORS]
+    for row in rows:
+        # all images share one rate grid, so the mean curve's saving is the mean factor's
+        assert float(row["BD-rate (%)"]) == pytest.approx((np.mean(FACTORS) - 1) * 100,
+                                                          abs=1e-9)
+        assert row["images"] == "5/5"
+        assert float(row["per-image median (%)"]) == pytest.approx(np.median(per_image))
+        low, high = (float(v) for v in row["per-image min..max (%)"].split(".."))
+        assert (low, high) == pytest.approx((min(per_image), max(per_image)))
+        ci = [float(v) for v in row["bootstrap 95% CI"].strip("[]").split(", ")]
+        assert min(per_image) <= ci[0] < float(row["BD-rate (%)"]) < ci[1] <= max(per_image)
+    assert run(capsys, *argv)[1] == out  # same seed, same table
+
+
+def test_ms_ssim_metric(capsys, anchors, tmp_path):
+    write_per_image(tmp_path / "kodak" / "ours.csv", "segpic", [0.9] * 3)
+    rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
+                     str(tmp_path), "--metric", "ms-ssim", "--codecs", "segpic")
+    assert rc == 0 and "BD-MS-SSIM (dB)" in out and "| -10.00 " in out
+
+
+def test_curve_that_defines_no_bd_rate_prints_na(capsys, anchors, tmp_path):
+    write_per_image(tmp_path / "kodak" / "short.csv", "jpeg", [0.9], qualities=(1, 2, 3))
+    rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
+                     str(tmp_path), "--codecs", "jpeg")
+    assert rc == 0
+    (row,) = [line for line in out.splitlines() if "| JPEG (ours)" in line]
+    assert "| n/a " in row and "needs at least 4" in row
+
+
+def test_anchor_as_a_file_and_as_a_published_name(capsys, anchors, tmp_path):
+    rc, out, _ = run(capsys, "--dataset", "clic2020-pro-valid", "--anchors", str(anchors),
+                     "--results", str(tmp_path), "--anchor",
+                     str(anchors / "vtm17" / "clic2020-pro-valid.csv"), "--codecs",
+                     "segpic-paper")
+    assert rc == 0 and "| -8.26 " in out
+    rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
+                     str(tmp_path), "--anchor", "stf-paper", "--codecs", "segpic-paper")
+    assert rc == 0 and "against STF (paper)" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--dataset", "tecnick-100"],
+     "python -m bench run --models vtm --dataset tecnick-100"),
+    (["--codecs", "nonesuch"], "no curve named nonesuch"),
+    (["--anchor", "nonesuch"], "no curve named 'nonesuch'"),
+    (["--anchor", "missing.csv"], "curve file missing.csv not found"),
+    (["--bootstrap", "-1"], "--bootstrap must be >= 0"),
+])
+def test_bad_input_is_one_line(capsys, anchors, tmp_path, argv, message):
+    rc, out, err = run(capsys, "--anchors", str(anchors), "--results", str(tmp_path), *argv)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
