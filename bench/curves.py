@@ -88,6 +88,11 @@ class Curve:
         keep = np.isfinite(values)
         return self.bpp[keep], values[keep]
 
+    def same_as(self, other: "Curve") -> bool:
+        """Whether ``other`` is this curve read again (same name, dataset and file)."""
+        return (self.name, self.dataset) == (other.name, other.dataset) and \
+            Path(self.path).resolve() == Path(other.path).resolve()
+
     def image_table(self, metric: str = "psnr") -> Tuple[List[str], np.ndarray, np.ndarray]:
         """Per-image points as matrices: (images, bpp [images x qualities], metric [same]).
 

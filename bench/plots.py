@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -64,7 +65,7 @@ def select(library: CurveLibrary, metric: str, codecs: Optional[List[str]],
     else:
         chosen = ours + [c for c in published if c.name in HEADLINE]
     if anchor is not None:
-        chosen = [anchor] + [c for c in chosen if c.path != anchor.path or c.name != anchor.name]
+        chosen = [replace(anchor, kind="anchor")] + [c for c in chosen if not c.same_as(anchor)]
     chosen = [c for c in chosen if c.points(metric)[0].size]
     if not chosen:
         raise CurveError(f"no curves with {METRICS[metric][0]} on {library.dataset}")

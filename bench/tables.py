@@ -129,8 +129,7 @@ def build_rows(library: CurveLibrary, anchor: Curve, metric: str, methods: List[
     """Rows for every curve of the dataset but the anchor (or those named in ``codecs``):
     ours first, then published ones by BD-rate of the first method."""
     ours, published = library.ours(), library.published()
-    curves = [c for c in ours + published
-              if (c.name, c.kind) != (anchor.name, anchor.kind) and c.path != anchor.path]
+    curves = [c for c in ours + published if not c.same_as(anchor)]
     if codecs:
         unknown = sorted(set(codecs) - {c.name for c in curves})
         if unknown:

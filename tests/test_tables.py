@@ -140,8 +140,14 @@ def test_anchor_as_a_file_and_as_a_published_name(capsys, anchors, tmp_path):
                      "segpic-paper")
     assert rc == 0 and "| -8.26 " in out
     rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
-                     str(tmp_path), "--anchor", "stf-paper", "--codecs", "segpic-paper")
+                     str(tmp_path), "--anchor", "stf-paper")
     assert rc == 0 and "against STF (paper)" in out
+    assert "| stf-msssim-paper " not in out  # no PSNR values
+    assert "| segpic-paper " in out and "| stf-paper " not in out
+    rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
+                     str(tmp_path), "--anchor", "stf-msssim-paper", "--metric", "ms-ssim")
+    assert rc == 0 and "| stf-msssim-paper " not in out and "| stf-paper " not in out
+    assert "| wacnn-msssim-paper " in out
 
 
 @pytest.mark.parametrize("argv,message", [
