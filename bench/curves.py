@@ -6,9 +6,10 @@ by rate.  Dataset identity is part of its name: ``segpic-paper`` on ``kodak`` an
 
 Where curves come from (``anchors`` is the repository's ``anchors/`` folder):
 
-- ours: ``<results>/<dataset>/*.csv``, per-image rows (``dataset,image,width,height,codec,
+- ours: ``<results>/<dataset>/*.csv`` and ``<results>/<dataset>/<set>/per_image.csv`` (as
+  ``bench run --label SET`` writes them), per-image rows (``dataset,image,width,height,codec,
   codec_version,quality,bytes,bpp,psnr_rgb,ms_ssim_rgb,ms_ssim_db,encode_s,decode_s``), one
-  curve per ``codec``;
+  curve per ``codec`` (``codec@SET`` for a set other than ``default``);
 - anchors: ``anchors/<name>/<dataset>.csv`` (``vtm17``), per-image rows or curve rows;
 - published: ``anchors/published/*.csv``, curve rows (``codec,dataset,point,bpp,psnr_rgb,
   ms_ssim_rgb,source``), ``codec`` being the stable name (``segpic-paper``);
@@ -218,16 +219,30 @@ class CurveLibrary:
         return self._published
 
     def _read_ours(self) -> List[Curve]:
-        files = sorted((self.results / self.dataset).glob("*.csv"))
-        tables = []
-        for f in files:
+        """Per-image files directly in ``<results>/<dataset>/`` and in its result-set folders
+        (``<results>/<dataset>/<set>/per_image.csv`` as ``bench run --label`` writes them).
+        Curves of a set other than ``default`` are named ``<codec>@<set>``."""
+        folder = self.results / self.dataset
+        tables: Dict[str, List[pd.DataFrame]] = {}
+        paths: Dict[str, List[str]] = {}
+        for f in sorted(folder.rglob("*.csv")):
+            parts = f.relative_to(folder).parts
+            if "streams" in parts[:-1]:
+                continue
             table = _read_table(f)
             if {"image", "quality", "codec", "bpp"} <= set(table.columns):
-                tables.append(table.assign(dataset=self.dataset))
-        if not tables:
-            return []
-        path = str(self.results / self.dataset / "*.csv")
-        return _per_image_curves(pd.concat(tables, ignore_index=True), "ours", path)
+                result_set = parts[0] if len(parts) > 1 else "default"
+                tables.setdefault(result_set, []).append(table.assign(dataset=self.dataset))
+                paths.setdefault(result_set, []).append(str(f))
+        curves = []
+        for result_set, found in sorted(tables.items()):
+            for curve in _per_image_curves(pd.concat(found, ignore_index=True), "ours",
+                                           " + ".join(paths[result_set])):
+                if result_set != "default":
+                    curve.name = f"{curve.name}@{result_set}"
+                    curve.label = curve.label.replace(" (ours)", f" (ours, {result_set})")
+                curves.append(curve)
+        return curves
 
     def anchor(self, name: str) -> Curve:
         """The named anchor (``vtm17``) for this dataset: ``anchors/<name>/<dataset>.csv``."""

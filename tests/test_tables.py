@@ -162,3 +162,17 @@ def test_bad_input_is_one_line(capsys, anchors, tmp_path, argv, message):
     rc, out, err = run(capsys, "--anchors", str(anchors), "--results", str(tmp_path), *argv)
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_result_sets_of_bench_run(capsys, anchors, tmp_path):
+    """`bench run --label SET` writes <results>/<dataset>/<SET>/per_image.csv; bitstreams under
+    streams/ are not results."""
+    write_per_image(tmp_path / "kodak" / "default" / "per_image.csv", "segpic", [0.9] * 2)
+    write_per_image(tmp_path / "kodak" / "ablation" / "per_image.csv", "segpic", [0.8] * 2)
+    (tmp_path / "kodak" / "streams" / "default").mkdir(parents=True)
+    (tmp_path / "kodak" / "streams" / "default" / "junk.csv").write_text("x\n1\n")
+    rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
+                     str(tmp_path), "--codecs", "segpic", "segpic@ablation")
+    assert rc == 0
+    assert "| SegPIC (ours) " in out and "| -10.00 " in out
+    assert "| SegPIC (ours, ablation) " in out and "| -20.00 " in out
