@@ -36,7 +36,7 @@ from typing import List, Tuple
 import torch
 import torch.nn as nn
 from compressai.ans import BufferedRansEncoder, RansDecoder
-from compressai.entropy_models import GaussianConditional
+from compressai.entropy_models import EntropyModel, GaussianConditional
 from compressai.layers import conv3x3
 from compressai.models import CompressionModel
 from compressai.ops import quantize_ste
@@ -84,6 +84,21 @@ class ChannelAR(CompressionModel):
             slice_transform(M + s * (self._num_support(i) + 1), s) for i in range(num_slices)
         )
         self.gaussian_conditional = GaussianConditional(None)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """nn.Module's strict load, after resizing every entropy model's CDF buffers
+        (_offset, _quantized_cdf, _cdf_length, scale_table) to the stored sizes.
+
+        Replaces CompressionModel.load_state_dict, whose key remapping breaks on module names
+        that prefix one another (entropy_bottleneck / entropy_bottleneck_b).
+        """
+        for name, module in self.named_modules():
+            if isinstance(module, EntropyModel):
+                for buf_name, buf in module.named_buffers(recurse=False):
+                    stored = state_dict.get(f"{name}.{buf_name}")
+                    if stored is not None and stored.shape != buf.shape:
+                        buf.resize_(stored.shape)
+        return nn.Module.load_state_dict(self, state_dict, strict=strict)
 
     def _num_support(self, i: int) -> int:
         return i if self.max_support_slices < 0 else min(i, self.max_support_slices)

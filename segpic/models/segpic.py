@@ -1,0 +1,130 @@
+"""SegPIC (Liu et al., "Region-Adaptive Transform with Segmentation Prior for Image
+Compression", ECCV 2024): WACNN with Scale Affine Layers in every down/up block, five
+Region-Adaptive Transforms fed by coded prototypes, and two prototype codecs.
+
+    y'  = g_a1(x)                               (B, N, H/4, W/4)   Down, Down, WAM(N, 8, 4)
+    p'  = pool(y', mask/4 | grid); p^' = g_sb(Q(g_ab(p')))               prototypes at 1/4
+    y   = g_a2(RAT_enc(y', P^'))                (B, M, H/16, W/16) Down, Down, WAM(M, 4, 2)
+    p   = pool(y, mask/16 | grid); p^ = g_sb2(Q(g_ab2(p)))               prototypes at 1/16
+    z   = h_a(RAT_hyp(y, P^));  z^ = Q_med(z)
+    mu  = RAT_mu(h_mean_s(z^), P^);  sigma = RAT_sigma(h_scale_s(z^), P^)
+    y^  = ChARM(y | mu, sigma)                  (the coded latent is y, not RAT_hyp(y))
+    x^  = g_s1(RAT_dec(g_s0(y^), P^'))          WAM, Up, Up | WAM, Up, Up(N -> 32), Conv1x1(32 -> 3)
+
+P^ denotes the prototypes expanded to per-pixel maps. Real coding (compress/decompress)
+uses grid prototypes only, as the reference; masks are training-time privileged information.
+"""
+import torch
+import torch.nn as nn
+from compressai.entropy_models import EntropyBottleneck
+from compressai.layers import conv1x1
+
+from segpic.entropy.hyperprior import interpolated_widths, quantize_bottleneck
+from segpic.entropy.prototypes import (
+    PROTOTYPE_CODE_CHANNELS, code_prototypes, grid_expand, grid_pool, mask_expand, mask_pool,
+    prototype_analysis, prototype_synthesis, subsample_labels,
+)
+from segpic.layers.rat import RegionAdaptiveTransform
+from segpic.layers.sal import DownSAL, UpSAL
+from segpic.layers.wam import WAM
+
+from .base import HyperpriorChannelAR
+
+__all__ = ["SegPIC"]
+
+
+class SegPIC(HyperpriorChannelAR):
+    """SegPIC with N transform channels and M latent channels.
+
+    Constraints: N and M even and divisible by 8 (WAM heads); M divisible by num_slices;
+    input H and W multiples of 64 (use segpic.models.base.pad_to_multiple).
+
+    forward(x, mask=None, grid=4) -> {"x_hat", "likelihoods": {"y", "z", "z_center", "z_center2"}}
+        mask: optional (B, H, W) int64 region ids 0..K_b-1 per image; without it the
+        prototypes are pooled on a grid x grid layout. x_hat is not clamped.
+    compress(x, grid=4) -> {"strings": [y, z, q', q] (a list of bytes per item each), "shape"}
+    decompress(strings, shape, grid=4) -> {"x_hat"}, NOT clamped: the reference clamps in its
+        evaluation code, not in the model (unlike WACNN/STF); callers clamp to [0, 1].
+    """
+
+    def __init__(self, N: int = 192, M: int = 320, num_slices: int = 10, max_support_slices: int = 5):
+        ha, hs = interpolated_widths(N, M)
+        super().__init__(N, M, num_slices, max_support_slices, ha, hs)
+        self.g_a1 = nn.Sequential(DownSAL(3, N), DownSAL(N, N), WAM(N, 8, 8, 4))
+        self.g_a2 = nn.Sequential(DownSAL(N, N), DownSAL(N, M), WAM(M, 8, 4, 2))
+        self.g_s0 = nn.Sequential(WAM(M, 8, 4, 2), UpSAL(M, N), UpSAL(N, N))
+        self.g_s1 = nn.Sequential(WAM(N, 8, 8, 4), UpSAL(N, N), UpSAL(N, 32), conv1x1(32, 3))
+
+        self.g_ab = prototype_analysis(N, (128, 96))
+        self.g_sb = prototype_synthesis(N, (128, 192))
+        self.entropy_bottleneck_b = EntropyBottleneck(PROTOTYPE_CODE_CHANNELS)
+        self.g_ab2 = prototype_analysis(M, (192, 128))
+        self.g_sb2 = prototype_synthesis(M, (128, 192))
+        self.entropy_bottleneck_b2 = EntropyBottleneck(PROTOTYPE_CODE_CHANNELS)
+
+        self.dyn_encoder = RegionAdaptiveTransform(N, N)
+        self.dyn_decoder = RegionAdaptiveTransform(N, N)
+        self.dyn_enc_hyper = RegionAdaptiveTransform(M, M)
+        self.dyn_dec_hyper_means = RegionAdaptiveTransform(M, M)
+        self.dyn_dec_hyper_scales = RegionAdaptiveTransform(M, M)
+
+    # -- prototypes -------------------------------------------------------------------------
+    def _prototypes(self, feature, labels, grid, analysis, bottleneck, synthesis):
+        """Pool, code and expand prototypes of ``feature``: (map (B, C, h, w), likelihoods)."""
+        if labels is not None:
+            p_hat, lk = code_prototypes(mask_pool(feature, labels), analysis, bottleneck, synthesis)
+            return mask_expand(p_hat, labels), lk
+        p_hat, lk = code_prototypes(grid_pool(feature, grid), analysis, bottleneck, synthesis)
+        return grid_expand(p_hat, feature.shape[-2:]), lk
+
+    def _hyper_params(self, z_hat, protos):
+        mu = self.dyn_dec_hyper_means(self.h_mean_s(z_hat), protos)
+        sigma = self.dyn_dec_hyper_scales(self.h_scale_s(z_hat), protos)
+        return mu, sigma
+
+    # -- CompressAI interface ---------------------------------------------------------------
+    def forward(self, x: torch.Tensor, mask: torch.Tensor = None, grid: int = 4) -> dict:
+        mask4 = mask16 = None
+        if mask is not None:
+            mask4 = subsample_labels(mask, 4)
+            mask16 = subsample_labels(mask4, 4)
+        y1 = self.g_a1(x)
+        P1, q1_likelihoods = self._prototypes(y1, mask4, grid, self.g_ab, self.entropy_bottleneck_b, self.g_sb)
+        y = self.g_a2(self.dyn_encoder(y1, P1))
+        P2, q2_likelihoods = self._prototypes(y, mask16, grid, self.g_ab2, self.entropy_bottleneck_b2, self.g_sb2)
+        z_hat, z_likelihoods = quantize_bottleneck(self.entropy_bottleneck, self.h_a(self.dyn_enc_hyper(y, P2)))
+        y_hat, y_likelihoods = self.latent_forward(y, *self._hyper_params(z_hat, P2))
+        x_hat = self.g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))
+        return {
+            "x_hat": x_hat,
+            "likelihoods": {"y": y_likelihoods, "z": z_likelihoods,
+                            "z_center": q1_likelihoods, "z_center2": q2_likelihoods},
+        }
+
+    def _grid_prototypes_encode(self, feature, grid, analysis, bottleneck, synthesis):
+        strings = bottleneck.compress(analysis(grid_pool(feature, grid)))
+        return strings, self._grid_prototypes_decode(strings, feature.shape[-2:], grid, bottleneck, synthesis)
+
+    @staticmethod
+    def _grid_prototypes_decode(strings, size, grid, bottleneck, synthesis):
+        return grid_expand(synthesis(bottleneck.decompress(strings, (grid, grid))), size)
+
+    def compress(self, x: torch.Tensor, grid: int = 4) -> dict:
+        y1 = self.g_a1(x)
+        q1_strings, P1 = self._grid_prototypes_encode(y1, grid, self.g_ab, self.entropy_bottleneck_b, self.g_sb)
+        y = self.g_a2(self.dyn_encoder(y1, P1))
+        q2_strings, P2 = self._grid_prototypes_encode(y, grid, self.g_ab2, self.entropy_bottleneck_b2, self.g_sb2)
+        z = self.h_a(self.dyn_enc_hyper(y, P2))
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
+        y_strings, _ = self.latent_compress(y, *self._hyper_params(z_hat, P2))
+        return {"strings": [y_strings, z_strings, q1_strings, q2_strings], "shape": list(z.shape[-2:])}
+
+    def decompress(self, strings, shape, grid: int = 4) -> dict:
+        y_strings, z_strings, q1_strings, q2_strings = strings
+        h, w = shape
+        P2 = self._grid_prototypes_decode(q2_strings, (4 * h, 4 * w), grid, self.entropy_bottleneck_b2, self.g_sb2)
+        P1 = self._grid_prototypes_decode(q1_strings, (16 * h, 16 * w), grid, self.entropy_bottleneck_b, self.g_sb)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
+        y_hat = self.latent_decompress(y_strings, *self._hyper_params(z_hat, P2))
+        return {"x_hat": self.g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))}
