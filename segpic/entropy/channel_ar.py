@@ -31,7 +31,7 @@ the encoder's arithmetic exactly, so ``latent_decompress`` returns the encoder's
 bit. ``update(force=True)`` (inherited) builds the Gaussian CDF tables for the default
 64-level scale table exp(linspace(ln 0.11, ln 256, 64)).
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,13 +61,18 @@ class ChannelAR(CompressionModel):
 
     Args:
         M: latent channels (divisible by num_slices).
-        num_slices: S, the number of equal channel slices.
+        num_slices: S, the number of equal channel slices; None gives slices of 32 channels
+            (S = M / 32: 10 for M=320, 12 for M=384, as the reference models).
         max_support_slices: K, how many of the first decoded slices condition the next ones
             (negative: all previous slices).
     """
 
-    def __init__(self, M: int, num_slices: int, max_support_slices: int, **kwargs):
+    def __init__(self, M: int, num_slices: Optional[int], max_support_slices: int, **kwargs):
         super().__init__(**kwargs)
+        if num_slices is None:
+            if M % 32:
+                raise ValueError(f"M={M} is not a multiple of 32; pass num_slices explicitly")
+            num_slices = M // 32
         if M % num_slices:
             raise ValueError(f"M={M} is not divisible by num_slices={num_slices}")
         self.M = M

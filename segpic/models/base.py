@@ -1,6 +1,6 @@
 """Shared model plumbing: centred padding to the networks' size multiple, and the hyperprior
 + ChARM skeleton that WACNN, STF and SegPIC have in common."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +42,7 @@ class HyperpriorChannelAR(ChannelAR):
     decompress(strings, shape) -> {"x_hat"} clamped to [0, 1].
     """
 
-    def __init__(self, N: int, M: int, num_slices: int, max_support_slices: int,
+    def __init__(self, N: int, M: int, num_slices: Optional[int], max_support_slices: int,
                  ha_widths: Sequence[int], hs_widths: Sequence[int]):
         super().__init__(M=M, num_slices=num_slices, max_support_slices=max_support_slices)
         self.N = N

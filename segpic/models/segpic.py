@@ -14,6 +14,8 @@ Region-Adaptive Transforms fed by coded prototypes, and two prototype codecs.
 P^ denotes the prototypes expanded to per-pixel maps. Real coding (compress/decompress)
 uses grid prototypes only, as the reference; masks are training-time privileged information.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck
@@ -36,7 +38,8 @@ __all__ = ["SegPIC"]
 class SegPIC(HyperpriorChannelAR):
     """SegPIC with N transform channels and M latent channels.
 
-    Constraints: N and M even and divisible by 8 (WAM heads); M divisible by num_slices;
+    Constraints: N and M divisible by 8 (WAM heads, halved residual units); M a multiple
+    of num_slices (num_slices=None: 32-channel slices, so M a multiple of 32);
     input H and W multiples of 64 (use segpic.models.base.pad_to_multiple).
 
     forward(x, mask=None, grid=4) -> {"x_hat", "likelihoods": {"y", "z", "z_center", "z_center2"}}
@@ -47,7 +50,7 @@ class SegPIC(HyperpriorChannelAR):
         evaluation code, not in the model (unlike WACNN/STF); callers clamp to [0, 1].
     """
 
-    def __init__(self, N: int = 192, M: int = 320, num_slices: int = 10, max_support_slices: int = 5):
+    def __init__(self, N: int = 192, M: int = 320, num_slices: Optional[int] = None, max_support_slices: int = 5):
         ha, hs = interpolated_widths(N, M)
         super().__init__(N, M, num_slices, max_support_slices, ha, hs)
         self.g_a1 = nn.Sequential(DownSAL(3, N), DownSAL(N, N), WAM(N, 8, 8, 4))

@@ -5,6 +5,8 @@ transform with window attention modules, a hyperprior and ChARM + LRP.
          conv5/2 N->N, GDN, conv5/2 N->M, WAM(M, ws 4, ss 2)           x (B,3,H,W) -> y (B,M,H/16,W/16)
     g_s: WAM(M, 4, 2), deconv N, IGDN, deconv N, IGDN, WAM(N, 8, 4), deconv N, IGDN, deconv 3
 """
+from typing import Optional
+
 import torch.nn as nn
 from compressai.layers import GDN
 from compressai.models.utils import conv, deconv
@@ -20,11 +22,12 @@ __all__ = ["WACNN"]
 class WACNN(HyperpriorChannelAR):
     """WACNN with N transform channels and M latent channels.
 
-    Constraints: N and M even and divisible by 8 (WAM heads); M divisible by num_slices;
+    Constraints: N and M divisible by 8 (WAM heads, halved residual units); M a multiple
+    of num_slices (num_slices=None: 32-channel slices, so M a multiple of 32);
     input H and W multiples of 64. The reference is N=192, M=320, 10 slices, support 5.
     """
 
-    def __init__(self, N: int = 192, M: int = 320, num_slices: int = 10, max_support_slices: int = 5):
+    def __init__(self, N: int = 192, M: int = 320, num_slices: Optional[int] = None, max_support_slices: int = 5):
         ha, hs = interpolated_widths(N, M)
         super().__init__(N, M, num_slices, max_support_slices, ha, hs)
         self.g_a = nn.Sequential(
