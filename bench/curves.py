@@ -39,8 +39,8 @@ METRICS = {"psnr": ("PSNR-RGB", "dB"), "ms-ssim": ("MS-SSIM-RGB", "dB")}
 # Named anchors: display label, and how to make one where none is shipped.
 ANCHORS = {
     "vtm17": ("VTM-17.0 (anchor)",
-              "generate one with `python -m bench run --models vtm --dataset {dataset} "
-              "--vtm-dir PATH` (a VTM-17.0 build) and pass `--anchor vtm`"),
+              "generate one with `VTM_DIR=PATH python -m bench run --models vtm --dataset "
+              "{dataset}` (PATH: a VTM-17.0 tree) and pass `--anchor vtm`"),
 }
 # Our codec names -> display names ("SegPIC (ours)").
 DISPLAY = {"segpic": "SegPIC", "stf": "STF", "wacnn": "WACNN", "vtm": "VTM", "vvenc": "VVenC",

@@ -1,7 +1,7 @@
 """``bench plot``: rate-distortion curves of one dataset.
 
     python -m bench plot --dataset kodak [--metric psnr|ms-ssim] [--out FILE.png|.svg|.pdf]
-        [--codecs NAME ... | --codecs all] [--anchor vtm17|NAME|FILE|none]
+        [--codecs NAME ... | --codecs all] [--anchor vtm17|NAME|FILE|none] [--full-range]
 
 Ours (``results/<dataset>/``) solid and thick, published curves thin, the anchor dashed.
 Without ``--codecs``: ours, the anchor and a few headline published curves (``segpic-paper``,
@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary
@@ -34,19 +35,32 @@ STYLES = {  # kind -> matplotlib line style
 }
 
 
-def rd_figure(curves: List[Curve], metric: str, title: str) -> Figure:
-    """One RD plot: a line per curve, styled by its kind, legend to the right."""
-    figure = Figure(figsize=(9.5, 6.0), dpi=100, layout="constrained")
+def rd_figure(curves: List[Curve], metric: str, title: str, focus: bool = True) -> Figure:
+    """One RD plot: a line per curve, styled by its kind, legend to the right (in columns of
+    up to 24 entries; the figure widens with them).  With ``focus``, the axes span the rates
+    of ours and the anchor (15 % margin) where there are any, so that published curves
+    reaching far higher rates do not squeeze the comparison."""
+    columns = -(-len(curves) // 24)
+    figure = Figure(figsize=(9.5 + 3.5 * (columns - 1), 6.0), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     for curve in curves:
         bpp, values = curve.points(metric)
         axes.plot(bpp, values, label=curve.label, **STYLES[curve.kind])
+    focused = [c.points(metric) for c in curves if c.kind in ("ours", "anchor")]
+    if focus and focused:
+        x_max = 1.15 * max(bpp.max() for bpp, _ in focused)
+        shown = np.concatenate([values[bpp <= x_max] for bpp, values in
+                                (c.points(metric) for c in curves)])
+        margin = 0.05 * (shown.max() - shown.min())
+        axes.set_xlim(0.0, x_max)
+        axes.set_ylim(shown.min() - margin, shown.max() + margin)
     name, unit = METRICS[metric]
     axes.set_xlabel("rate (bpp)")
     axes.set_ylabel(f"{name} ({unit})")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
+                ncol=columns)
     return figure
 
 
@@ -96,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anchor", default="vtm17",
                         help="anchor drawn dashed: vtm17, a curve name or file, or 'none' "
                              "(default vtm17, skipped if absent for the dataset)")
+    parser.add_argument("--full-range", action="store_true",
+                        help="show every curve's whole rate range (default: the rates of ours "
+                             "and the anchor)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder holding <dataset>/*.csv (default results)")
     parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
@@ -119,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
                 print(f"note: no vtm17 anchor for {args.dataset}; plotting without it",
                       file=sys.stderr)
         curves = select(library, args.metric, args.codecs, anchor)
-        figure = rd_figure(curves, args.metric, f"{args.dataset}: {METRICS[args.metric][0]}")
+        figure = rd_figure(curves, args.metric, f"{args.dataset}: {METRICS[args.metric][0]}",
+                           focus=not args.full_range)
         save_atomic(figure, out)
     except CurveError as e:
         print(f"error: {e}", file=sys.stderr)
