@@ -126,9 +126,9 @@ def read_curve_file(path: Path, kind: str = "published") -> List[Curve]:
     """All curves in one file, per-image rows or curve rows, one per (codec, dataset)."""
     table = _read_table(path)
     if {"image", "quality", "codec", "dataset", "bpp"} <= set(table.columns):
-        return _per_image_curves(table, kind, str(path))
+        return _per_image_curves(_numeric(table, path), kind, str(path))
     if set(CURVE_COLUMNS) - {"source"} <= set(table.columns):
-        return _published_curves(table, kind, str(path))
+        return _published_curves(_numeric(table, path), kind, str(path))
     raise CurveError(f"{path} is neither a results file ({', '.join(PER_IMAGE_COLUMNS[:9])} ...) "
                      f"nor a curve file ({', '.join(CURVE_COLUMNS)})")
 
@@ -138,6 +138,20 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise CurveError(f"cannot read curve file {path}: {e}") from None
+
+
+def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
+    """``table`` with bpp, psnr_rgb and ms_ssim_rgb as floats (NaN where a metric is absent)."""
+    table = table.copy()
+    for column in ("bpp", "psnr_rgb", "ms_ssim_rgb"):
+        if column not in table:
+            table[column] = np.nan
+        try:
+            table[column] = pd.to_numeric(table[column]).astype(np.float64)
+        except (ValueError, TypeError):
+            raise CurveError(f"{path}: column {column} holds a value that is not a number") \
+                from None
+    return table
 
 
 def _label(name: str, kind: str) -> str:
@@ -162,9 +176,6 @@ def _published_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
 
 
 def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
-    for column in ("psnr_rgb", "ms_ssim_rgb"):
-        if column not in table:
-            table[column] = np.nan
     table = table.assign(image=[Path(str(i)).stem for i in table["image"]])
     table = table.drop_duplicates(["dataset", "codec", "image", "quality"], keep="last")
     curves = []
@@ -232,7 +243,8 @@ class CurveLibrary:
             table = _read_table(f)
             if {"image", "quality", "codec", "bpp"} <= set(table.columns):
                 result_set = parts[0] if len(parts) > 1 else "default"
-                tables.setdefault(result_set, []).append(table.assign(dataset=self.dataset))
+                tables.setdefault(result_set, []).append(
+                    _numeric(table, f).assign(dataset=self.dataset))
                 paths.setdefault(result_set, []).append(str(f))
         curves = []
         for result_set, found in sorted(tables.items()):

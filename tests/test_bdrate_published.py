@@ -112,3 +112,11 @@ def test_unreadable_curve_file(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(CurveError, match="neither a results file"):
         read_curve_file(path)
+
+
+def test_non_numeric_values_are_one_clear_error(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("codec,dataset,point,bpp,psnr_rgb,ms_ssim_rgb,source\n"
+                    "x,kodak,1,0.1,thirty,,me\n")
+    with pytest.raises(CurveError, match="column psnr_rgb holds a value that is not a number"):
+        read_curve_file(path)
