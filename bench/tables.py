@@ -6,7 +6,9 @@
 
 One row per codec (ours from ``results/<dataset>/``, the published curves from
 ``anchors/published/``) and method: BD-rate (%), BD-metric (dB), the codec's bpp range, the
-overlap of the metric ranges, the method, flags, and the data source.  A pair of curves that
+overlap of the metric ranges, the method, flags (``low-overlap``: metric ranges overlap by less
+than 75 % of their union; ``low-rate-overlap``: the same for the log-rate ranges of BD-PSNR;
+``non-monotonic-*``; ``incomplete``), and the data source.  A pair of curves that
 does not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.
 
 ``--per-image`` adds, where both the anchor and the codec have per-image results: the
@@ -27,7 +29,7 @@ import numpy as np
 from tabulate import tabulate
 from tqdm import tqdm
 
-from bench.bdrate import METHODS, BDRateError, bd_psnr, bd_rate
+from bench.bdrate import FLAG_LOW_OVERLAP, METHODS, BDRateError, bd_psnr, bd_rate
 from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary, to_metric
 
 ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
@@ -76,7 +78,10 @@ def compare(anchor: Curve, test: Curve, metric: str, method: str) -> Row:
         rate = bd_rate(rates_a, dist_a, rates_t, dist_t, method)
         row.bd_rate, row.overlap = rate.value, rate.overlap
         row.flags += [f for f in rate.flags if f not in row.flags]
-        row.bd_metric = bd_psnr(rates_a, dist_a, rates_t, dist_t, method).value
+        at_equal_rate = bd_psnr(rates_a, dist_a, rates_t, dist_t, method)
+        row.bd_metric = at_equal_rate.value
+        if FLAG_LOW_OVERLAP in at_equal_rate.flags:
+            row.flags.append("low-rate-overlap")
     except BDRateError as e:
         row.flags.append(f"n/a: {e}")
     return row
@@ -224,8 +229,9 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
                  tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
         lines += [f"% {s}" for s in sources]
         return "\n".join(lines) + "\n"
-    lines = [title, "", tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
-             "Sources:"] + [f"- {s}" for s in sources]
+    lines = [title, ""] + [f"Anchor note: {n}" for n in anchor.notes]
+    lines += [tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
+              "Sources:"] + [f"- {s}" for s in sources]
     return "\n".join(lines) + "\n"
 
 
