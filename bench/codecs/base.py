@@ -4,6 +4,9 @@ A codec turns an 8-bit RGB image into a real file at one quality, and turns that
 file back into 8-bit RGB.  ``bench run`` times the two calls separately, reads the
 file size for the bit rate, and never special-cases a codec.
 
+Added after the first version (backward compatible, defaults keep old codecs working):
+``prepare(quality)``, called untimed before each encode/decode, and ``group_qualities``.
+
 Codec objects must be picklable (they are shipped to worker processes through a
 ``concurrent.futures.Executor``); heavy state such as a loaded network is created
 lazily inside the worker, on first use.
@@ -33,10 +36,22 @@ class Codec(ABC):
     name: str = ""
     extension: str = ".bin"
     default_qualities: Sequence = ()
+    #: Whether one task may code an image at all its qualities in a row.  Codecs with a
+    #: model per quality set it False: ``bench run`` then orders work quality by quality.
+    group_qualities: bool = True
 
     @abstractmethod
     def version(self) -> str:
         """A version string that identifies the exact encoder (library + version)."""
+
+    def prepare(self, quality) -> None:
+        """Get ready to encode or decode at ``quality`` (e.g. load that rate's model).
+
+        ``bench run`` calls it, untimed, before the timed ``encode`` and ``decode`` of each
+        quality, so one-time set-up stays out of the timings; ``decode`` works at the
+        last prepared quality.
+        The default does nothing.
+        """
 
     @abstractmethod
     def encode(self, rgb: np.ndarray, quality, path: Path) -> None:

@@ -1,0 +1,96 @@
+"""Learned codecs (``segpic``, ``stf``, ``wacnn``): one trained checkpoint per rate point.
+
+``bench run --models segpic --checkpoint segpic=q1.pth,q2.pth,...`` makes quality ``i``
+(1-based) use the ``i``-th checkpoint.  Each quality's model is loaded once per worker
+process, in :meth:`LearnedCodec.prepare`, outside the timed encode/decode calls, which
+time exactly ``segpic.codec.ImageCodec.encode``/``decode`` (compress/decompress plus the
+container) and the file write/read.  A worker keeps one model loaded at a time; ``bench
+run`` orders learned work quality by quality so that each model loads once per worker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from .base import Codec, CodecError, register
+
+
+class LearnedCodec(Codec):
+    """A ``segpic.codec.ImageCodec`` per quality, built lazily from its checkpoint.
+
+    Args:
+        checkpoints: checkpoint paths, one per quality, lowest rate first.
+        device: torch device for inference (``"cpu"``).
+    """
+
+    arch = ""
+    extension = ".spic"
+    group_qualities = False
+
+    def __init__(self, checkpoints: Sequence[str] = (), device: str = "cpu"):
+        if not checkpoints:
+            raise CodecError(f"{self.name} needs trained weights: --checkpoint {self.name}=PATH[,PATH...]")
+        self.checkpoints = [Path(p) for p in checkpoints]
+        for path in self.checkpoints:
+            if not path.is_file():
+                raise CodecError(f"checkpoint not found: {path}")
+        self.device = device
+        self.default_qualities = tuple(range(1, len(self.checkpoints) + 1))
+        self._quality = None
+        self._model = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.update(_quality=None, _model=None)  # workers load their own model
+        return state
+
+    def parse_quality(self, text):
+        quality = int(text)
+        if not 1 <= quality <= len(self.checkpoints):
+            raise CodecError(f"{self.name} quality {quality} out of range: {len(self.checkpoints)} checkpoint(s) given")
+        return quality
+
+    def version(self):
+        from importlib.metadata import version
+
+        return f"segpic-bench {version('segpic-bench')} {self.arch}"
+
+    def prepare(self, quality):
+        if self._quality == quality:
+            return
+        from segpic.codec import ImageCodec
+
+        self._model = None  # free the previous rate's weights first
+        self._model = ImageCodec.from_checkpoint(self.checkpoints[quality - 1], arch=self.arch, device=self.device)
+        self._quality = quality
+
+    def _active(self, quality=None):
+        if quality is not None:
+            self.prepare(quality)
+        if self._model is None:
+            raise CodecError(f"{self.name}: no quality prepared before decoding")
+        return self._model
+
+    def encode(self, rgb, quality, path):
+        Path(path).write_bytes(self._active(quality).encode(rgb))
+
+    def decode(self, path):
+        return self._active().decode(Path(path).read_bytes())
+
+    def extra_columns(self, quality):
+        return {"checkpoint_sha": self._active(quality).checkpoint_sha}
+
+
+@register("segpic")
+class SegPIC(LearnedCodec):
+    name = arch = "segpic"
+
+
+@register("stf")
+class STF(LearnedCodec):
+    name = arch = "stf"
+
+
+@register("wacnn")
+class WACNN(LearnedCodec):
+    name = arch = "wacnn"

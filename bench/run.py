@@ -1,0 +1,292 @@
+"""``python -m bench run``: code every image of a dataset with every codec and quality.
+
+Work is split into tasks (one image, one codec, one or more qualities) that run through
+any ``concurrent.futures.Executor``: in this process for ``--jobs 1``, a local process
+pool otherwise; a distributed engine's executor (Dask, Ray) can be passed to
+:func:`execute` instead.  For each quality a task writes the bitstream file, decodes it
+from that file in a separate timed call, and measures the decoded RGB against the
+original.  Finished rows are saved atomically every few seconds and at the end, so a run
+that is killed and started again only computes what the results file lacks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from tqdm import tqdm
+
+from . import datasets
+from .codecs import Codec, CodecError, available, get_codec
+from .errors import UserError
+from .images import ImageReadError, load_rgb
+from .metrics import measure
+from .results import ResultTable, result_dir, stream_dir
+
+#: Seconds between two saves of the results file while a run goes on.
+SAVE_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """Code one image with one codec at the given qualities."""
+
+    dataset: str
+    image: Path
+    codec: Codec
+    qualities: tuple
+    streams: Path
+
+
+@dataclass
+class TaskResult:
+    """What a task sends back: finished rows, notes to show, failures to report."""
+
+    task: Task
+    rows: List[dict] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)
+    unreadable: bool = False
+
+
+def stream_path(streams: Path, codec: Codec, quality, image: Path) -> Path:
+    return streams / codec.name / f"q{quality}" / (image.stem + codec.extension)
+
+
+def code_image(task: Task) -> TaskResult:
+    """Run one task (in a worker).  Codec failures are caught per quality and reported."""
+    result = TaskResult(task)
+    try:
+        loaded = load_rgb(task.image)
+    except ImageReadError as err:
+        result.errors.append(f"skipped {err}")
+        result.unreadable = True
+        return result
+    if loaded.note:
+        result.notes.append(f"{task.image.name}: {loaded.note}")
+    rgb = loaded.rgb
+    height, width = rgb.shape[:2]
+    codec = task.codec
+    for quality in task.qualities:
+        path = stream_path(task.streams, codec, quality, task.image)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            codec.prepare(quality)
+            start = time.perf_counter()
+            codec.encode(rgb, quality, path)
+            encode_s = time.perf_counter() - start
+            start = time.perf_counter()
+            decoded = codec.decode(path)
+            decode_s = time.perf_counter() - start
+            metrics = measure(rgb, decoded)
+        except Exception as err:  # a codec failing on one input must not stop the run
+            result.errors.append(f"{codec.name} q={quality} failed on {task.image.name}: {type(err).__name__}: {err}")
+            continue
+        if metrics.note:
+            result.notes.append(f"{task.image.name}: {metrics.note}")
+        size = path.stat().st_size
+        result.rows.append(
+            dict(
+                dataset=task.dataset, image=task.image.name, width=width, height=height, codec=codec.name,
+                codec_version=codec.version(), quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
+                psnr_rgb=metrics.psnr_rgb, ms_ssim_rgb=metrics.ms_ssim_rgb, ms_ssim_db=metrics.ms_ssim_db,
+                encode_s=encode_s, decode_s=decode_s, **codec.extra_columns(quality),
+            )
+        )
+    return result
+
+
+class InlineExecutor(Executor):
+    """Runs each task at submission, in this process (``--jobs 1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:
+            future.set_exception(err)
+            if isinstance(err, KeyboardInterrupt):
+                raise
+        return future
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def make_executor(jobs: int) -> Executor:
+    """This process for one job, else a pool of ``jobs`` processes sharing the CPU cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // jobs)
+    if jobs == 1:
+        _worker_init(threads)
+        return InlineExecutor()
+    return ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,))
+
+
+def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
+         build: Dict[str, Codec]) -> List[Task]:
+    """The tasks still to do: only (image, codec, quality) keys missing from ``table``.
+
+    Codecs that can code all qualities of an image in one task get one task per image
+    (the image is read once); codecs with a model per quality get one task per
+    (quality, image), quality-major, so that a worker keeps one model loaded.
+    """
+    tasks = []
+    for name, qualities in codecs.items():
+        codec = build[name]
+        missing = {img: tuple(q for q in qualities if (img.name, name, str(q)) not in table) for img in images}
+        if codec.group_qualities:
+            tasks += [Task(dataset, img, codec, qs, streams) for img, qs in missing.items() if qs]
+        else:
+            tasks += [Task(dataset, img, codec, (q,), streams) for q in qualities for img in images if q in missing[img]]
+    return tasks
+
+
+def execute(tasks: Sequence[Task], executor: Executor, table: ResultTable, window: int = 4,
+            quiet: bool = False) -> List[TaskResult]:
+    """Run ``tasks`` through ``executor``, adding rows to ``table`` and saving it as they come.
+
+    At most ``window`` tasks are in flight, so results are saved while the run goes on
+    whatever the executor.  Returns the task results that carried errors.
+    """
+    failures = []
+    total = sum(len(t.qualities) for t in tasks)
+    queue = iter(tasks)
+    pending = set()
+    last_save = time.monotonic()
+    with tqdm(total=total, unit="code", desc="bench run", disable=quiet, dynamic_ncols=True) as bar:
+        try:
+            while True:
+                for task in queue:
+                    pending.add(executor.submit(code_image, task))
+                    if len(pending) >= window:
+                        break
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()
+                    for row in result.rows:
+                        table.add(row)
+                    for line in result.notes + result.errors:
+                        tqdm.write(("note: " if line in result.notes else "warning: ") + line, file=sys.stderr)
+                    if result.errors:
+                        failures.append(result)
+                    bar.update(len(result.task.qualities))
+                if time.monotonic() - last_save >= SAVE_INTERVAL_S:
+                    table.save()
+                    last_save = time.monotonic()
+        finally:
+            for future in pending:
+                future.cancel()
+            table.save()
+    return failures
+
+
+def parse_qualities(tokens: Optional[Sequence[str]], build: Dict[str, Codec]) -> Dict[str, tuple]:
+    """``--qualities``: plain tokens apply to every codec, ``NAME=q1,q2`` to one codec."""
+    chosen = {name: tuple(codec.default_qualities) for name, codec in build.items()}
+    common = [t for t in tokens or () if "=" not in t]
+    for name, codec in build.items():
+        if common:
+            chosen[name] = tuple(codec.parse_quality(t) for t in common)
+    for token in tokens or ():
+        if "=" in token:
+            name, values = token.split("=", 1)
+            if name not in build:
+                raise UserError(f"--qualities {token}: codec '{name}' is not among --models")
+            chosen[name] = tuple(build[name].parse_quality(v) for v in values.split(",") if v)
+    for name, qualities in chosen.items():
+        if not qualities:
+            raise UserError(f"no qualities for codec '{name}'; give --qualities {name}=Q1,Q2,...")
+    return chosen
+
+
+def parse_checkpoints(tokens: Optional[Sequence[str]]) -> Dict[str, List[str]]:
+    """``--checkpoint NAME=a.pth,b.pth``: one checkpoint per rate point, per codec."""
+    chosen: Dict[str, List[str]] = {}
+    for token in tokens or ():
+        if "=" not in token:
+            raise UserError(f"--checkpoint {token}: expected NAME=PATH[,PATH...]")
+        name, paths = token.split("=", 1)
+        chosen.setdefault(name, []).extend(p for p in paths.split(",") if p)
+    return chosen
+
+
+def summary(table: ResultTable, codecs: Sequence[str]) -> str:
+    from tabulate import tabulate
+
+    rows = []
+    for name in codecs:
+        for p in table.curve(name):
+            rows.append((name, p["quality"], p["images"], p["bpp"], p["psnr_rgb"], p["ms_ssim_rgb"], p["ms_ssim_db"],
+                         p["encode_s"], p["decode_s"]))
+    headers = ("codec", "quality", "images", "bpp", "PSNR-RGB dB", "MS-SSIM", "MS-SSIM dB", "enc s", "dec s")
+    return tabulate(rows, headers=headers, floatfmt=("", "", "", ".4f", ".3f", ".5f", ".3f", ".4f", ".4f"))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--models", nargs="+", required=True, metavar="CODEC", help=f"codecs: {', '.join(available())}")
+    parser.add_argument("--dataset", default="kodak", help="registered dataset name or a folder of images (default: kodak)")
+    parser.add_argument("--data-root", help="data folder (default: $SEGPIC_DATA or ~/.cache/segpic-bench/data)")
+    parser.add_argument("--qualities", nargs="+", metavar="Q", help="qualities for every codec, or NAME=Q1,Q2 for one")
+    parser.add_argument("--checkpoint", action="append", metavar="NAME=PATH[,PATH...]",
+                        help="learned codecs: one checkpoint per rate point (quality i uses the i-th)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    parser.add_argument("--out", default="results", help="output folder (default: results/)")
+    parser.add_argument("--label", default="default", help="name of this result set, e.g. a training run (default: default)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(args, executor: Optional[Executor] = None) -> int:
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
+        raise UserError(f"--label '{args.label}': use a plain name without slashes")
+    root = datasets.data_root(args.data_root)
+    dataset, images = datasets.resolve(args.dataset, root)
+    checkpoints = parse_checkpoints(args.checkpoint)
+    unknown = set(checkpoints) - set(args.models)
+    if unknown:
+        raise UserError(f"--checkpoint given for {', '.join(sorted(unknown))}, which is not among --models")
+    build = {}
+    for name in dict.fromkeys(args.models):
+        build[name] = get_codec(name, checkpoints=checkpoints[name]) if name in checkpoints else get_codec(name)
+    qualities = parse_qualities(args.qualities, build)
+
+    out = Path(args.out)
+    table = ResultTable(result_dir(out, dataset, args.label) / "per_image.csv")
+    tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build)
+    todo = sum(len(t.qualities) for t in tasks)
+    done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
+    print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
+          f"{table.path}", file=sys.stderr)
+    own = executor is None
+    executor = executor or make_executor(args.jobs)
+    try:
+        failures = execute(tasks, executor, table, window=2 * args.jobs, quiet=args.quiet)
+    except KeyboardInterrupt:
+        if own:
+            executor.shutdown(wait=False, cancel_futures=True)
+        print(f"\ninterrupted: {len(table)} rows saved in {table.path}; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    if own:
+        executor.shutdown(wait=True)
+    for name in build:
+        if table.curve(name):
+            table.write_json(name, dataset, args.label)
+    print(summary(table, list(build)))
+    print(f"per-image results: {table.path}")
+    codec_failures = [r for r in failures if not r.unreadable]
+    if codec_failures:
+        print(f"error: {len(codec_failures)} task(s) failed; see the warnings above", file=sys.stderr)
+        return 1
+    return 0
