@@ -30,6 +30,7 @@ from typing import Dict, List
 
 CURVE_COLUMNS = ("codec", "dataset", "point", "bpp", "psnr_rgb", "ms_ssim_rgb", "source")
 SOURCE_FILES = ("learned_codecs.csv", "vtm_anchors.csv", "classical_anchors.csv")
+REFERENCE_COLUMNS = ("codec", "dataset", "point", "bpp", "psnr", "ms_ssim", "source")
 VTM17_CLIC_LABEL = "VTM-17.0 intra (provided by Wei Jiang/MLIC author)"
 
 
@@ -62,9 +63,9 @@ def _zoo(model: str, opt: str, recon: str = "cuda, float recon") -> tuple:
     """A CompressAI zoo label and its curve (``bench`` results of CompressAI's own models)."""
     tag = "msssim" if opt == "ms-ssim" else "mse"
     suffix = "-8bit" if recon.startswith("8-bit") else ""
+    label = f"{model} {opt.upper()}-opt{' 8-bit' if suffix else ''} (CompressAI zoo)"
     return (f"CompressAI zoo {model} ({opt}-opt, {recon})",
-            PublishedCodec("compressai-zoo", f"{model}-{tag}{suffix}-compressai",
-                           f"{model} {opt.upper()}-opt{' 8-bit' if suffix else ''} (CompressAI zoo)"))
+            PublishedCodec("compressai-zoo", f"{model}-{tag}{suffix}-compressai", label))
 
 
 # Published codec label (column ``codec`` of reference/rd) -> curve.
@@ -162,7 +163,11 @@ def read_reference(shared: Path) -> List[dict]:
     rows = []
     for name in SOURCE_FILES:
         with open(shared / "reference" / "rd" / name, newline="") as f:
-            rows.extend(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            missing = set(REFERENCE_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise PublishedError(f"{name} lacks column(s) {', '.join(sorted(missing))}")
+            rows.extend(reader)
     return rows
 
 
@@ -289,9 +294,12 @@ def main(argv=None) -> int:
         files = generate(shared, args.out)
         if args.vtm17_clic:
             write_text_atomic(args.vtm17_clic, curve_csv(vtm17_clic_rows(read_reference(shared))))
-    except (PublishedError, OSError, KeyError) as e:
+    except PublishedError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
+    except OSError as e:
+        print(f"error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return 2
     print(f"wrote {len(files)} curve files and README.md to {args.out}")
     return 0
 

@@ -1,6 +1,5 @@
 """The ``plot`` command renders real image files, atomically, and refuses bad input in one line."""
 import argparse
-from pathlib import Path
 
 import pytest
 from PIL import Image

@@ -3,7 +3,6 @@ bootstrap on synthetic per-image results, and one-line errors."""
 import argparse
 import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
