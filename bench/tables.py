@@ -230,6 +230,8 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
         lines += [f"% {s}" for s in sources]
         return "\n".join(lines) + "\n"
     lines = [title, ""] + [f"Anchor note: {n}" for n in anchor.notes]
+    if per_image and anchor.per_image is None:
+        lines.append("Per-image columns are empty: the anchor has no per-image results.")
     lines += [tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
               "Sources:"] + [f"- {s}" for s in sources]
     return "\n".join(lines) + "\n"
