@@ -229,9 +229,10 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
                  tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
         lines += [f"% {s}" for s in sources]
         return "\n".join(lines) + "\n"
-    lines = [title, ""] + [f"Anchor note: {n}" for n in anchor.notes]
+    notes = [f"Anchor note: {n}" for n in anchor.notes]
     if per_image and anchor.per_image is None:
-        lines.append("Per-image columns are empty: the anchor has no per-image results.")
+        notes.append("Per-image columns are empty: the anchor has no per-image results.")
+    lines = [title, ""] + (notes + [""] if notes else [])
     lines += [tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
               "Sources:"] + [f"- {s}" for s in sources]
     return "\n".join(lines) + "\n"
