@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from bench.errors import UserError
 from bench.published import CURVE_COLUMNS, LABELS as PUBLISHED_LABELS
 
 DATASETS = ("kodak", "clic2020-pro-valid", "tecnick-100")
@@ -48,7 +49,7 @@ DISPLAY = {"segpic": "SegPIC", "stf": "STF", "wacnn": "WACNN", "vtm": "VTM", "vv
            "jpegxl": "JPEG XL", "heic": "HEIC"}
 
 
-class CurveError(ValueError):
+class CurveError(UserError, ValueError):
     """A curve cannot be found or read.  Reported in one line."""
 
 
