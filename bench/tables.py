@@ -46,6 +46,7 @@ class PerImageSpread:
         median, low, high: median, min and max of the per-image BD-rates (percent), over the
             images where one is defined (``defined`` of them).
         ci: (2.5, 97.5) percentiles of the bootstrapped table BD-rate (percent), or None.
+        undefined_resamples: resamples whose mean curves defined no BD-rate (left out of ci).
     """
 
     images: int
@@ -54,6 +55,7 @@ class PerImageSpread:
     low: float
     high: float
     ci: Optional[Tuple[float, float]]
+    undefined_resamples: int = 0
 
 
 @dataclass
@@ -121,11 +123,12 @@ def per_image_spread(anchor: Curve, test: Curve, metric: str, method: str,
             samples.append(rate(pick))
         except BDRateError:
             pass
-    if not per_image:
-        return PerImageSpread(len(common), 0, np.nan, np.nan, np.nan, None)
     ci = tuple(np.percentile(samples, [2.5, 97.5])) if samples else None
+    undefined = bootstrap - len(samples)
+    if not per_image:
+        return PerImageSpread(len(common), 0, np.nan, np.nan, np.nan, ci, undefined)
     return PerImageSpread(len(common), len(per_image), float(np.median(per_image)),
-                          float(np.min(per_image)), float(np.max(per_image)), ci)
+                          float(np.min(per_image)), float(np.max(per_image)), ci, undefined)
 
 
 def build_rows(library: CurveLibrary, anchor: Curve, metric: str, methods: List[str],
@@ -152,6 +155,9 @@ def build_rows(library: CurveLibrary, anchor: Curve, metric: str, methods: List[
             row = compare(anchor, curve, metric, method)
             if per_image:
                 row.spread = per_image_spread(anchor, curve, metric, method, bootstrap, rng)
+                if row.spread and row.spread.undefined_resamples:
+                    row.flags.append(f"{row.spread.undefined_resamples} of {bootstrap} "
+                                     "bootstrap resamples defined no BD-rate")
             rows.append(row)
     first = {r.curve.name: r.bd_rate for r in rows if r.method == methods[0]}
     return sorted(rows, key=lambda r: (r.curve.kind != "ours",
