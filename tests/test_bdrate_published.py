@@ -120,3 +120,16 @@ def test_non_numeric_values_are_one_clear_error(tmp_path):
                     "x,kodak,1,0.1,thirty,,me\n")
     with pytest.raises(CurveError, match="column psnr_rgb holds a value that is not a number"):
         read_curve_file(path)
+
+
+def test_generator_command_line(shared_dir, tmp_path, monkeypatch, capsys):
+    from bench.published import main
+
+    monkeypatch.delenv("SEGPIC_SHARED", raising=False)
+    assert main(["--out", str(tmp_path / "p")]) == 2
+    assert "pass --shared DIR" in capsys.readouterr().err and not (tmp_path / "p").exists()
+    anchor = tmp_path / "vtm17" / "clic2020-pro-valid.csv"
+    assert main(["--shared", str(shared_dir), "--out", str(tmp_path / "p"),
+                 "--vtm17-clic", str(anchor)]) == 0
+    assert (tmp_path / "p" / "README.md").is_file()
+    assert anchor.read_text().count("\nvtm17,clic2020-pro-valid,") == 11
