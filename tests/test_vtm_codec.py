@@ -149,8 +149,9 @@ def test_no_build_is_one_clear_line(monkeypatch, tmp_path):
         VTM(vtm_dir=str(tmp_path))
     monkeypatch.setenv("VTM_DIR", str(_standin_tree(tmp_path / "env")))
     assert VTM().encoder == tmp_path / "env" / "bin" / "EncoderAppStatic"
-    with pytest.raises(CodecError, match="must be 8 or 10"):
-        VTM(vtm_input_bits=12)
+    for bad in (12, "ten"):
+        with pytest.raises(CodecError, match="must be 8 or 10"):
+            VTM(vtm_input_bits=bad)
 
 
 def test_encoder_failure_leaves_no_files(vtm_dir, tmp_path):

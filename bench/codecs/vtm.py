@@ -61,7 +61,7 @@ class VTM(Codec):
 
     def __init__(self, vtm_dir: Optional[str] = None, vtm_cfg: Optional[str] = None,
                  vtm_input_bits: int = 8):
-        if int(vtm_input_bits) not in (8, 10):
+        if str(vtm_input_bits) not in ("8", "10"):
             raise CodecError(f"--vtm-input-bits must be 8 or 10, not {vtm_input_bits}")
         self.bits = int(vtm_input_bits)
         root = vtm_dir or os.environ.get("VTM_DIR")
