@@ -27,7 +27,7 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
     B, H, W, C = x.shape
     ws = window_size
     x = x.view(B, H // ws, ws, W // ws, ws, C)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws, ws, C)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
 
 
 def window_reverse(windows: torch.Tensor, window_size: int, H: int, W: int) -> torch.Tensor:
@@ -35,7 +35,7 @@ def window_reverse(windows: torch.Tensor, window_size: int, H: int, W: int) -> t
     ws = window_size
     B = windows.shape[0] // ((H // ws) * (W // ws))
     x = windows.view(B, H // ws, W // ws, ws, ws, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(B, H, W, -1)
 
 
 def shifted_window_mask(H: int, W: int, window_size: int, shift_size: int, device=None) -> torch.Tensor:

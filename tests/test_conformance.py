@@ -1,0 +1,42 @@
+"""The shared conformance check (../shared/conformance/check.py) as part of the suite: with the
+reference's deterministic test weights, our models must give the reference's forward outputs,
+bit counts, latent bitstream and decoded image."""
+import importlib.util
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: much faster than oversubscribing a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def check(shared_dir):
+    path = shared_dir / "conformance" / "check.py"
+    if not path.is_file():
+        pytest.skip(f"no conformance checker at {path}")
+    spec = importlib.util.spec_from_file_location("conformance_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # puts conformance/ on sys.path for weights_rule
+    return module
+
+
+@pytest.mark.parametrize("arch", ["segpic", "wacnn", "stf"])
+def test_conformance(arch, shared_dir, check, capsys):
+    if arch == "stf":
+        try:
+            import segpic.models.stf  # noqa: F401
+        except ImportError as e:
+            pytest.skip(f"segpic.models.stf does not import yet: {e}")
+    vectors_dir = shared_dir / "conformance" / arch
+    assert sorted(vectors_dir.glob("vectors*.pt")), f"no vectors in {vectors_dir}"
+    status = check.main([str(vectors_dir)])
+    report = capsys.readouterr().out
+    assert status == 0, report
+    assert "0 failures" in report
