@@ -87,7 +87,7 @@ def kodak_rows(root: Path, kodak: KodakSet) -> List[dict]:
             raise AnchorError(f"{where}: points.csv disagrees with its log/bitstream "
                               f"({', '.join(failed)})")
         rows.append({
-            "dataset": "kodak", "image": p["image"], "width": p["width"], "height": p["height"],
+            "dataset": "kodak", "image": f"{p['image']}.png", "width": p["width"], "height": p["height"],
             "codec": "vtm", "codec_version": codec_version(kodak.input_bits), "quality": p["qp"],
             "bytes": p["bytes"], "bpp": p["bpp"], "psnr_rgb": p["psnr_rgb"],
             "ms_ssim_rgb": p["ms_ssim_rgb"], "ms_ssim_db": repr(to_db(float(p["ms_ssim_rgb"]))),
