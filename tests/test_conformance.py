@@ -1,6 +1,7 @@
 """The shared conformance check (../shared/conformance/check.py) as part of the suite: with the
 reference's deterministic test weights, our models must give the reference's forward outputs,
-bit counts, latent bitstream and decoded image."""
+bit counts and decoded image, and (--strict) byte-identical streams, side streams included,
+so that the reference's bitstreams decode here."""
 import importlib.util
 
 import pytest
@@ -24,6 +25,7 @@ def check(shared_dir):
     spec = importlib.util.spec_from_file_location("conformance_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # puts conformance/ on sys.path for weights_rule
+    module.STRICT = True
     return module
 
 

@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from compressai.entropy_models import EntropyBottleneck
+from segpic.entropy.bottleneck import EntropyBottleneck
 
 from segpic.entropy.channel_ar import ChannelAR
 from segpic.entropy.hyperprior import hyper_analysis, hyper_synthesis, quantize_bottleneck

@@ -18,7 +18,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from compressai.entropy_models import EntropyBottleneck
+from segpic.entropy.bottleneck import EntropyBottleneck
 from compressai.layers import conv1x1
 
 from segpic.entropy.hyperprior import interpolated_widths, quantize_bottleneck

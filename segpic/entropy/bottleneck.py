@@ -1,0 +1,32 @@
+"""Factorized entropy bottleneck with the reference's likelihood arithmetic.
+
+compressai 1.2.8 evaluates the probability of a quantization bin as sigma(u) - sigma(l), with
+l, u the cumulative logits at v -/+ 1/2. compressai 1.1 (used by the STF/SegPIC reference code)
+and tensorflow-compression evaluate the same quantity as
+
+    P(v) = | sigma(s u) - sigma(s l) |,   s = -sign(l + u),
+
+which reflects the difference into the lower tail where sigmoid has full float precision.
+The two agree mathematically but not in float32, so the integer CDF tables built by
+``update()`` differ in a few entries and the side streams are not interchangeable.
+Using the reference's form here makes every stream byte-identical to the reference's and
+lets its bitstreams decode.
+"""
+from typing import Tuple
+
+import torch
+from compressai.entropy_models import EntropyBottleneck as _CompressAIEntropyBottleneck
+
+__all__ = ["EntropyBottleneck"]
+
+
+class EntropyBottleneck(_CompressAIEntropyBottleneck):
+    """compressai's EntropyBottleneck (same parameters and state_dict), with the reference's
+    numerically stable bin probability in ``forward`` and in the CDF tables of ``update``."""
+
+    def _likelihood(self, inputs: torch.Tensor, stop_gradient: bool = False) -> Tuple[torch.Tensor, ...]:
+        lower = self._logits_cumulative(inputs - 0.5, stop_gradient=stop_gradient)
+        upper = self._logits_cumulative(inputs + 0.5, stop_gradient=stop_gradient)
+        sign = -torch.sign(lower + upper).detach()
+        likelihood = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+        return likelihood, lower, upper
