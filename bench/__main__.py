@@ -1,14 +1,18 @@
 """``python -m bench <command>`` (also the ``segpic-bench`` script).
 
-Commands are modules with ``add_arguments(parser)`` and ``main(args) -> int``; a command
-whose module cannot be imported yet is left out.  Mistakes a user can fix
-(:class:`~bench.errors.UserError`, :class:`~bench.codecs.CodecError`, missing files)
-end with one ``error: ...`` line on stderr and exit status 2, without a traceback.
+Commands are modules with ``add_arguments(parser)`` and ``main(args) -> int``, listed in
+:data:`COMMANDS`; a command whose module is not there yet is left out.  Only the module of
+the command being run is imported, so a quick command does not pay for another's heavy
+imports.  Mistakes a user can fix (:class:`~bench.errors.UserError`,
+:class:`~bench.codecs.CodecError`, missing files) end with one ``error: ...`` line on
+stderr and exit status 2, without a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -24,29 +28,31 @@ COMMANDS = {
 }
 
 
-def _load_commands():
-    loaded = {}
-    for name, (module, help_text) in COMMANDS.items():
-        try:
-            loaded[name] = (importlib.import_module(module), help_text)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-    return loaded
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .codecs import CodecError
+    from .codecs.base import CodecError
 
-    parser = argparse.ArgumentParser(prog="python -m bench", description="segpic-bench: learned image compression benchmark")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {name: spec for name, spec in COMMANDS.items() if _present(spec[0])}
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description="segpic-bench: learned image compression benchmark")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {}
-    for name, (module, help_text) in _load_commands().items():
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
-        modules[name] = module
+    module = None
+    for name, (module_name, help_text) in commands.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser)
     args = parser.parse_args(argv)
     try:
-        return modules[args.command].main(args)
+        return module.main(args)
     except (UserError, CodecError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as err:
         if isinstance(err, OSError) and err.filename:
             message = f"{err.strerror}: {err.filename}"
@@ -57,6 +63,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. ``head``, which stopped reading
+        sys.stdout = open(os.devnull, "w")
+        return 141
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from pytorch_msssim import ms_ssim
 
 #: The smallest side MS-SSIM accepts: (win_size - 1) * 2**4 with an 11-tap window.
 MS_SSIM_MIN_SIDE = 161
@@ -46,6 +44,9 @@ def psnr_rgb(original: np.ndarray, decoded: np.ndarray) -> float:
 
 def ms_ssim_rgb(original: np.ndarray, decoded: np.ndarray) -> float:
     """MS-SSIM (linear) between two ``H x W x 3`` uint8 images, both sides >= 161 pixels."""
+    # torch is imported on first use: it takes seconds, and most commands never need it.
+    import torch
+    from pytorch_msssim import ms_ssim
 
     def tensor(a):
         return torch.from_numpy(a.astype(np.float32)).permute(2, 0, 1).unsqueeze(0)

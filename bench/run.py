@@ -27,8 +27,6 @@ from .images import ImageReadError, load_rgb
 from .metrics import measure
 from .results import ResultTable, result_dir, stream_dir
 
-#: Seconds between two saves of the results file while a run goes on.
-SAVE_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -120,12 +118,16 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def make_executor(jobs: int) -> Executor:
-    """This process for one job, else a pool of ``jobs`` processes sharing the CPU cores."""
+def default_threads(jobs: int) -> int:
+    """Torch threads per worker that share this machine's cores among ``jobs`` workers."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
+    return max(1, cores // jobs)
+
+
+def make_executor(jobs: int, threads: int) -> Executor:
+    """This process for one job, else a pool of ``jobs`` processes; ``threads`` torch threads each."""
+    _worker_init(threads)  # also imports torch here, once, for the forked workers to inherit
     if jobs == 1:
-        _worker_init(threads)
         return InlineExecutor()
     return ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,))
 
@@ -150,11 +152,12 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
 
 
 def execute(tasks: Sequence[Task], executor: Executor, table: ResultTable, window: int = 4,
-            quiet: bool = False) -> List[TaskResult]:
+            save_every: float = 2.0, quiet: bool = False) -> List[TaskResult]:
     """Run ``tasks`` through ``executor``, adding rows to ``table`` and saving it as they come.
 
-    At most ``window`` tasks are in flight, so results are saved while the run goes on
-    whatever the executor.  Returns the task results that carried errors.
+    At most ``window`` tasks are in flight, so results are saved (at most every
+    ``save_every`` seconds) while the run goes on whatever the executor.  Returns the task
+    results that carried errors.
     """
     failures = []
     total = sum(len(t.qualities) for t in tasks)
@@ -180,7 +183,7 @@ def execute(tasks: Sequence[Task], executor: Executor, table: ResultTable, windo
                     if result.errors:
                         failures.append(result)
                     bar.update(len(result.task.qualities))
-                if time.monotonic() - last_save >= SAVE_INTERVAL_S:
+                if time.monotonic() - last_save >= save_every:
                     table.save()
                     last_save = time.monotonic()
         finally:
@@ -240,14 +243,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", action="append", metavar="NAME=PATH[,PATH...]",
                         help="learned codecs: one checkpoint per rate point (quality i uses the i-th)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
+    parser.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores / jobs)")
     parser.add_argument("--out", default="results", help="output folder (default: results/)")
     parser.add_argument("--label", default="default", help="name of this result set, e.g. a training run (default: default)")
+    parser.add_argument("--save-every", type=float, default=2.0, metavar="SECONDS",
+                        help="save finished rows at most this often (default: 2; 0: after every task)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args, executor: Optional[Executor] = None) -> int:
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
     if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
         raise UserError(f"--label '{args.label}': use a plain name without slashes")
     root = datasets.data_root(args.data_root)
@@ -269,9 +277,9 @@ def main(args, executor: Optional[Executor] = None) -> int:
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
           f"{table.path}", file=sys.stderr)
     own = executor is None
-    executor = executor or make_executor(args.jobs)
+    executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
     try:
-        failures = execute(tasks, executor, table, window=2 * args.jobs, quiet=args.quiet)
+        failures = execute(tasks, executor, table, window=2 * args.jobs, save_every=args.save_every, quiet=args.quiet)
     except KeyboardInterrupt:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)

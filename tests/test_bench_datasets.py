@@ -2,8 +2,6 @@
 import hashlib
 import http.server
 import shutil
-import subprocess
-import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 from PIL import Image
 
 from bench import datasets
+from bench.__main__ import main
 from bench.datasets import REGISTRY, DatasetSpec, Download, download, fetch, present_count, resolve, verify
 from bench.errors import UserError
 
@@ -211,19 +210,16 @@ def test_data_root_option_then_environment_then_default(monkeypatch, tmp_path):
     assert datasets.data_root() == Path("~/.cache/segpic-bench/data").expanduser()
 
 
-def test_missing_dataset_cli_message_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--models", "jpeg", "--dataset", "kodak",
-                           "--data-root", str(tmp_path)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+def test_missing_dataset_cli_message_is_one_line(tmp_path, capsys):
+    status = main(["run", "--models", "jpeg", "--dataset", "kodak", "--data-root", str(tmp_path)])
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"error: dataset 'kodak' not found at {tmp_path / 'kodak'}; fetch it with: "
         f"python -m bench datasets fetch kodak --data-root {tmp_path}"
     ]
 
 
-def test_datasets_list_shows_state(data_root):
-    proc = subprocess.run([sys.executable, "-m", "bench", "datasets", "list", "--data-root", str(data_root)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[2:]}
+def test_datasets_list_shows_state(data_root, capsys):
+    assert main(["datasets", "list", "--data-root", str(data_root)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
     assert "present" in lines["kodak"] and "missing" in lines["tecnick-100"]

@@ -1,0 +1,207 @@
+"""``python -m bench run`` end to end: files, rows, curves, resume, bad input, executors."""
+import csv
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import run as bench_run
+from bench.__main__ import main
+from bench.codecs import get_codec
+from bench.images import load_rgb
+from bench.metrics import psnr_rgb
+from bench.results import COLUMNS, load_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def kodak3(tmp_path, data_root):
+    """A folder dataset of three Kodak images (one portrait)."""
+    folder = tmp_path / "kodak3"
+    folder.mkdir()
+    for name in ("kodim04.png", "kodim15.png", "kodim23.png"):
+        shutil.copy(data_root / "kodak" / name, folder / name)
+    return folder
+
+
+def _rows(csv_path):
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+@pytest.fixture(scope="module")
+def kodak3_run(tmp_path_factory, data_root):
+    """``bench run`` of jpeg and webp at qualities 20 and 60 on three Kodak images."""
+    base = tmp_path_factory.mktemp("run")
+    folder = base / "kodak3"
+    folder.mkdir()
+    for name in ("kodim04.png", "kodim15.png", "kodim23.png"):
+        shutil.copy(data_root / "kodak" / name, folder / name)
+    out = base / "results"
+    argv = ["run", "--models", "jpeg", "webp", "--dataset", str(folder), "--qualities", "20", "60",
+            "--out", str(out), "--label", "t1", "--quiet", "--threads", "1"]
+    assert main(argv) == 0
+    return folder, out
+
+
+def test_run_writes_streams_rows_and_compressai_json(kodak3_run):
+    kodak3, out = kodak3_run
+    csv_path = out / "kodak3" / "t1" / "per_image.csv"
+    header, rows = _rows(csv_path)
+    assert tuple(header) == COLUMNS
+    assert len(rows) == 3 * 2 * 2
+    assert len({(r["image"], r["codec"], r["quality"]) for r in rows}) == len(rows)
+    for r in rows:
+        stream = out / "kodak3" / "streams" / "t1" / r["codec"] / f"q{r['quality']}" / (
+            Path(r["image"]).stem + get_codec(r["codec"]).extension)
+        assert stream.stat().st_size == int(r["bytes"])
+        w, h = int(r["width"]), int(r["height"])
+        assert math.isclose(float(r["bpp"]), int(r["bytes"]) * 8 / (w * h), abs_tol=1e-6)
+        # the metrics were measured on what the stream decodes to
+        original = load_rgb(kodak3 / r["image"]).rgb
+        assert original.shape == (h, w, 3)
+        decoded = get_codec(r["codec"]).decode(stream)
+        assert math.isclose(float(r["psnr_rgb"]), psnr_rgb(original, decoded), abs_tol=1e-5)
+        assert 0.8 < float(r["ms_ssim_rgb"]) < 1.0
+        assert float(r["encode_s"]) > 0 and float(r["decode_s"]) > 0
+        assert r["checkpoint_sha"] == "" and r["dataset"] == "kodak3"
+
+    for codec in ("jpeg", "webp"):
+        doc = load_json(out / "kodak3" / "t1" / f"{codec}.json")
+        assert doc["name"] == codec and "3 images per point" in doc["description"]
+        res = doc["results"]
+        assert res["quality"] == [20, 60]
+        for i, q in enumerate(("20", "60")):
+            mine = [r for r in rows if r["codec"] == codec and r["quality"] == q]
+            assert math.isclose(res["bpp"][i], np.mean([float(r["bpp"]) for r in mine]), rel_tol=1e-6)
+            assert math.isclose(res["psnr-rgb"][i], np.mean([float(r["psnr_rgb"]) for r in mine]), rel_tol=1e-6)
+
+
+def _compressai_plot_reader():
+    """``parse_json_file`` of compressai.utils.plot, loaded from its file without running
+    compressai's package ``__init__`` (which imports torchvision: seconds, not needed)."""
+    import importlib.util
+
+    package = importlib.util.find_spec("compressai").submodule_search_locations[0]
+    spec = importlib.util.spec_from_file_location("compressai_plot_main", Path(package) / "utils/plot/__main__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.parse_json_file
+
+
+def test_json_is_read_by_compressai_plot(kodak3_run):
+    parse_json_file = _compressai_plot_reader()
+
+    path = kodak3_run[1] / "kodak3" / "t1" / "jpeg.json"
+    for metric, key in (("psnr", "psnr-rgb"), ("ms-ssim", "ms-ssim-rgb")):
+        parsed = parse_json_file(path, metric)
+        assert parsed["name"] == "jpeg" and parsed["xs"] == load_json(path)["results"]["bpp"]
+        assert len(parsed["ys"]) == 2
+
+
+def test_second_run_codes_only_what_is_missing(kodak3_run, capsys):
+    kodak3, out = kodak3_run
+    csv_path = out / "kodak3" / "t1" / "per_image.csv"
+    first = {(r["image"], r["codec"], r["quality"]): r for r in _rows(csv_path)[1]}
+    capsys.readouterr()
+    assert main(["run", "--models", "jpeg", "--dataset", str(kodak3), "--out", str(out), "--label", "t1",
+                 "--quiet", "--threads", "1", "--qualities", "20", "40"]) == 0
+    assert "3 to code, 3 already in" in capsys.readouterr().err
+    second = {(r["image"], r["codec"], r["quality"]): r for r in _rows(csv_path)[1]}
+    assert len(second) == 15
+    assert all(second[k] == v for k, v in first.items()), "finished rows are kept as they were"
+
+
+def test_an_injected_executor_runs_the_tasks(tmp_path, kodak3):
+    parser_args = ["run", "--models", "jpeg", "--dataset", str(kodak3), "--qualities", "50",
+                   "--out", str(tmp_path), "--jobs", "2", "--quiet", "--threads", "1"]
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    bench_run.add_arguments(sub.add_parser("run"))
+    with ThreadPoolExecutor(2) as pool:
+        assert bench_run.main(parser.parse_args(parser_args), executor=pool) == 0
+    assert len(_rows(tmp_path / "kodak3" / "default" / "per_image.csv")[1]) == 3
+
+
+def test_bad_inputs_are_converted_or_skipped(tmp_path, capsys):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    Image.fromarray(rng.randint(0, 256, (200, 170), dtype=np.uint8), "L").save(folder / "gray.png")
+    Image.fromarray(rng.randint(0, 256, (180, 190, 4), dtype=np.uint8), "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rng.randint(0, 256, (65, 63, 3), dtype=np.uint8)).save(folder / "small.png")
+    Image.fromarray(rng.randint(0, 256, (1, 1, 3), dtype=np.uint8)).save(folder / "tiny.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    status = main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50",
+                   "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert "broken.png" in err and "skipped" in err
+    assert "gray.png: grayscale converted to 8-bit RGB" in err
+    assert "rgba.png: RGBA (alpha dropped) converted to 8-bit RGB" in err
+    assert "Traceback" not in err
+    rows = {r["image"]: r for r in _rows(tmp_path / "r" / "odd" / "default" / "per_image.csv")[1]}
+    assert sorted(rows) == ["gray.png", "rgba.png", "small.png", "tiny.png"]
+    assert rows["small.png"]["ms_ssim_rgb"] == "nan" and rows["tiny.png"]["width"] == "1"
+    assert rows["gray.png"]["ms_ssim_rgb"] != "nan"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--models", "nope"], "unknown codec 'nope'"),
+    (["run", "--models", "jpeg", "--jobs", "0"], "--jobs must be at least 1"),
+    (["run", "--models", "jpeg", "--qualities", "webp=5"], "codec 'webp' is not among --models"),
+    (["run", "--models", "jpeg", "--checkpoint", "segpic=a.pth"], "not among --models"),
+    (["run", "--models", "segpic"], "--checkpoint segpic=PATH"),
+])
+def test_user_errors_are_one_line(argv, message, data_root, capsys):
+    assert main(argv + ["--data-root", str(data_root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_kill_and_restart_loses_and_repeats_nothing(tmp_path, data_root):
+    """SIGKILL a real ``python -m bench run --jobs 2`` mid-run, start it again, check the rows."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for i in range(1, 9):
+        rgb = load_rgb(data_root / "kodak" / f"kodim{i:02d}.png").rgb
+        Image.fromarray(rgb[:256, :384]).save(folder / f"crop{i}.png")
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "bench", "run", "--models", "jpeg", "--dataset", str(folder),
+           "--qualities", "10", "30", "50", "70", "--out", str(out), "--jobs", "2", "--threads", "1",
+           "--save-every", "0", "--quiet"]
+    csv_path = out / "crops" / "default" / "per_image.csv"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not csv_path.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.poll() is None, "the run ended before it could be killed: " + first.stderr.read().decode()
+    os.killpg(first.pid, signal.SIGKILL)  # the whole run: the parent and its worker processes
+    first.wait()
+    header, rows = _rows(csv_path)
+    kept = len(rows)
+    assert tuple(header) == COLUMNS and 0 < kept < 32
+    assert all(None not in r.values() and all(r[c] != "" for c in COLUMNS[:-1]) for r in rows)
+
+    second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert f"{32 - kept} to code, {kept} already in" in second.stderr
+    header, rows = _rows(csv_path)
+    keys = [(r["image"], r["quality"]) for r in rows]
+    assert len(keys) == 32 and len(set(keys)) == 32
+    assert not list(csv_path.parent.glob(".*.tmp")), "no temp file left behind"
