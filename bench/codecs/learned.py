@@ -24,7 +24,7 @@ class LearnedCodec(Codec):
     """
 
     arch = ""
-    extension = ".spic"
+    extension = ".sgp"  # segpic.fileformat container
     group_qualities = False
 
     def __init__(self, checkpoints: Sequence[str] = (), device: str = "cpu"):

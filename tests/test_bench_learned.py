@@ -1,0 +1,88 @@
+"""The learned-codec adapter: one checkpoint per quality, loaded once, outside the timings."""
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench.__main__ import main
+from bench.codecs import get_codec
+
+SMALL_WACNN = dict(N=32, M=64, num_slices=2, max_support_slices=1)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Two small random-weight WACNN checkpoints in the project's format (two 'rates')."""
+    from segpic.zoo import model_class
+
+    d = tmp_path_factory.mktemp("ckpt")
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = model_class("wacnn")(**SMALL_WACNN)
+        path = d / f"wacnn{seed}.pth"
+        torch.save({"model": model.state_dict(), "config": {"arch": "wacnn", **SMALL_WACNN}}, path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs") / "small"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(70, 90), (64, 64)]):
+        yy, xx = np.mgrid[0:h, 0:w]
+        rgb = np.stack([xx * 2.0, yy * 3.0, (xx + yy) % 200], -1) + rng.normal(0, 10, (h, w, 3))
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(d / f"img{i}.png")
+    return d
+
+
+def test_bench_run_with_one_checkpoint_per_quality(tmp_path, checkpoints, images, monkeypatch):
+    from segpic.codec import ImageCodec, file_sha256
+
+    loads = []
+    original = ImageCodec.from_checkpoint.__func__
+
+    def counting(cls, path, *args, **kwargs):
+        loads.append(str(path))
+        return original(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(ImageCodec, "from_checkpoint", classmethod(counting))
+    out = tmp_path / "r"
+    status = main(["run", "--models", "wacnn", "--checkpoint", "wacnn=" + ",".join(map(str, checkpoints)),
+                   "--dataset", str(images), "--out", str(out), "--quiet", "--threads", "1"])
+    assert status == 0
+    assert loads == [str(checkpoints[0]), str(checkpoints[1])], "each rate's model is loaded once"
+    with open(out / "small" / "default" / "per_image.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:
+        ckpt = checkpoints[int(row["quality"]) - 1]
+        assert row["checkpoint_sha"] == file_sha256(ckpt)
+        # the stream file decodes, in a fresh codec, to the encoder's own reconstruction
+        stream = out / "small" / "streams" / "default" / "wacnn" / f"q{row['quality']}" / (row["image"][:-4] + ".sgp")
+        assert stream.stat().st_size == int(row["bytes"])
+        codec = original(ImageCodec, ckpt)
+        rgb = np.asarray(Image.open(images / row["image"]).convert("RGB"))
+        decoded = codec.decode(stream.read_bytes())
+        assert np.array_equal(decoded, codec.reconstruct(rgb))
+        err = np.mean((rgb.astype(float) - decoded) ** 2)
+        assert math.isclose(float(row["psnr_rgb"]), 10 * math.log10(255**2 / err), abs_tol=1e-5)
+        assert math.isnan(float(row["ms_ssim_rgb"]))  # images below MS-SSIM's 161 px
+
+
+def test_learned_codec_pickles_without_its_model(checkpoints, tmp_path):
+    import pickle
+
+    codec = get_codec("wacnn", checkpoints=[str(p) for p in checkpoints])
+    codec.prepare(1)
+    clone = pickle.loads(pickle.dumps(codec))
+    assert clone._model is None and clone.checkpoints == codec.checkpoints
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    codec.encode(rgb, 1, tmp_path / "a.sgp")
+    clone.prepare(1)
+    assert np.array_equal(clone.decode(tmp_path / "a.sgp"), codec.decode(tmp_path / "a.sgp"))
