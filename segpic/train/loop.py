@@ -88,6 +88,14 @@ def step_seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint32)[0])
 
 
+def ignore_stop_signals(worker_id: int) -> None:
+    """Data-loader workers leave SIGINT/SIGTERM to the main process, which finishes the step,
+    saves a checkpoint and then shuts the workers down (a terminal's Ctrl-C and ``timeout``
+    signal the whole process group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def save_atomic(obj, path: Path) -> None:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
@@ -221,7 +229,7 @@ class Trainer:
         self.model.eval()
         sums: Dict[str, float] = {}
         loader = DataLoader(self.val_set, batch_size=self.settings.batch_size,
-                            num_workers=self.workers)
+                            num_workers=self.workers, worker_init_fn=ignore_stop_signals)
         for x in loader:
             x = x.to(self.device)
             terms = self.criterion(self.model(x, grid=self.settings.grid), x)
@@ -250,7 +258,8 @@ class Trainer:
         self.model.train()
         loader = DataLoader(self.train_set, batch_size=s.batch_size,
                             sampler=range(self.step * s.batch_size, s.steps * s.batch_size),
-                            num_workers=self.workers, pin_memory=self.device != "cpu")
+                            num_workers=self.workers, pin_memory=self.device != "cpu",
+                            worker_init_fn=ignore_stop_signals)
         handlers = {sig: signal.signal(sig, self._interrupt)
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         log_file, log = self._open_log()
