@@ -1,0 +1,1 @@
+"""Benchmarks of the codecs themselves (speed, memory); scripts, not tests."""

@@ -1,0 +1,183 @@
+"""Encode/decode time and peak memory of the learned codecs on this CPU.
+
+    python -m bench.perf.codec_speed [--image PNG] [--archs segpic stf wacnn]
+        [--sizes 768x512 2048x1365] [--threads 1 2] [--runs 3] [--large-archs segpic]
+
+Each (architecture, size, threads, operation) is measured in a fresh Python
+process, so that the peak resident memory it reports (``ru_maxrss``) belongs to
+that operation alone (model weights included, as a user would see it).  Inside
+the process the operation runs ``--runs`` times and the median wall time of
+``ImageCodec.encode`` / ``ImageCodec.decode`` (real compress/decompress with rANS,
+padding and the container) is reported.
+
+The networks have full-size default configurations with random weights from a
+fixed seed: time and memory depend on the architecture and image size, not on
+training.  The image is ``--image`` resized (Lanczos) to each size; without it, a
+deterministic synthetic image is used.  Not a test: it takes minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+from tqdm import tqdm
+
+SEED = 0
+ARCHS = ("segpic", "stf", "wacnn")
+
+
+def build_model(arch: str):
+    """The architecture's default (paper) configuration, weights from ``SEED``."""
+    import torch
+
+    torch.manual_seed(SEED)
+    if arch == "segpic":
+        from segpic.models.segpic import SegPIC
+
+        return SegPIC()
+    if arch == "stf":
+        from segpic.models.stf import STF
+
+        return STF()
+    if arch == "wacnn":
+        from segpic.models.wacnn import WACNN
+
+        return WACNN()
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
+def test_image(path, width: int, height: int) -> np.ndarray:
+    """H x W x 3 uint8: ``path`` resized to width x height, or a synthetic image."""
+    from PIL import Image
+
+    if path:
+        from bench.images import load_rgb
+
+        im = Image.fromarray(load_rgb(Path(path)).rgb)
+        return np.asarray(im.resize((width, height), Image.LANCZOS))
+    rng = np.random.default_rng(SEED)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    base = np.stack([np.sin(9 * xx + 3 * yy), np.cos(7 * yy - 2 * xx), np.sin(5 * (xx + yy) ** 2)], -1)
+    img = 127.5 + 100 * base + rng.normal(0, 8, base.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _worker(spec: dict) -> dict:
+    """Runs in the child process: time one operation and report peak RSS."""
+    import resource
+
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    from segpic.codec import ImageCodec
+
+    model = build_model(spec["arch"])
+    sha = hashlib.sha256(f"{spec['arch']}-seed{SEED}".encode()).hexdigest()
+    codec = ImageCodec(model, spec["arch"], sha)
+    rgb = np.load(spec["image"])
+    times = []
+    if spec["op"] == "encode":
+        for _ in range(spec["runs"]):
+            t0 = time.perf_counter()
+            data = codec.encode(rgb)
+            times.append(time.perf_counter() - t0)
+        Path(spec["bitstream"]).write_bytes(data)
+    else:
+        data = Path(spec["bitstream"]).read_bytes()
+        for _ in range(spec["runs"]):
+            t0 = time.perf_counter()
+            codec.decode(data)
+            times.append(time.perf_counter() - t0)
+    return {
+        "seconds": statistics.median(times),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "bytes": len(data),
+    }
+
+
+def measure(spec: dict) -> dict:
+    """Run ``_worker(spec)`` in a fresh interpreter and return its result."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]), MKL_NUM_THREADS=str(spec["threads"]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.perf.codec_speed", "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{spec['arch']} {spec['op']} failed: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _size(text: str):
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    return w, h
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.perf.codec_speed", description=__doc__.split("\n\n")[0])
+    p.add_argument("--image", help="source image (default: synthetic)")
+    p.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS))
+    p.add_argument("--sizes", nargs="+", type=_size, default=[(768, 512), (2048, 1365)])
+    p.add_argument("--large-archs", nargs="*", choices=ARCHS, default=None,
+                   help="architectures measured at sizes above 768x512 (default: all of --archs)")
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--runs", type=int, default=3, help="runs per operation; the median is reported")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(json.loads(args.worker))))
+        return 0
+    if args.image and not Path(args.image).is_file():
+        print(f"codec_speed: error: no such image: {args.image}", file=sys.stderr)
+        return 1
+    large = args.archs if args.large_archs is None else args.large_archs
+    jobs = [
+        (arch, size, threads)
+        for size in args.sizes
+        for arch in args.archs
+        if size[0] * size[1] <= 768 * 512 or arch in large
+        for threads in args.threads
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        images = {}
+        for w, h in args.sizes:
+            images[(w, h)] = str(Path(tmp, f"{w}x{h}.npy"))
+            np.save(images[(w, h)], test_image(args.image, w, h))
+        try:
+            for arch, (w, h), threads in tqdm(jobs, desc="codec_speed", unit="case"):
+                spec = dict(arch=arch, threads=threads, runs=args.runs, image=images[(w, h)],
+                            bitstream=str(Path(tmp, f"{arch}-{w}x{h}.sgp")))
+                enc = measure(dict(spec, op="encode"))
+                dec = measure(dict(spec, op="decode"))
+                rows.append([arch, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
+                             f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{8 * enc['bytes'] / (w * h):.3f}"])
+        except KeyboardInterrupt:
+            print("codec_speed: interrupted; partial table below", file=sys.stderr)
+        except RuntimeError as e:
+            print(f"codec_speed: error: {e}", file=sys.stderr)
+            return 1
+    print(tabulate(rows, headers=["arch", "size", "threads", "encode s", "decode s",
+                                  "encode peak MiB", "decode peak MiB", "bpp"]))
+    print(f"median of {args.runs} runs per cell; random weights (seed {SEED}); "
+          f"peak = max RSS of a fresh process that loads the model and runs the operation")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Command line:  python -m segpic {encode,decode,train} ...
+
+    python -m segpic encode IMG OUT --checkpoint CKPT [--arch A] [--grid G]
+    python -m segpic decode IN OUT.png --checkpoint CKPT
+    python -m segpic train ...          (see ``python -m segpic train --help``)
+
+Errors end the program with one line on stderr and exit status 1 (2 for bad
+arguments, 130 when interrupted).  Outputs are written to a temporary file in
+the destination folder and renamed into place, so a failed run leaves nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+PROG = "segpic"
+
+# compressai 1.2.8 calls torch.jit.script at import, which recent torch reports as a
+# FutureWarning on stderr: noise for a user of this command, and it would break the
+# "one line per error" rule.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+
+
+class CliError(Exception):
+    """A user-facing failure, printed as one line."""
+
+
+def _read_image(path: Path):
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise CliError(f"no such file: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise CliError(f"cannot read image {path}: {e}") from None
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"output folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _load_codec(args):
+    from segpic.codec import ImageCodec
+
+    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid)
+
+
+def cmd_encode(args) -> int:
+    rgb = _read_image(args.input)
+    data = _load_codec(args).encode(rgb)
+    _write_atomic(args.output, lambda tmp: tmp.write_bytes(data))
+    bpp = 8 * len(data) / (rgb.shape[0] * rgb.shape[1])
+    print(f"{args.output}: {len(data)} bytes, {bpp:.4f} bpp ({rgb.shape[1]}x{rgb.shape[0]})")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from PIL import Image
+
+    from segpic.fileformat import unpack
+
+    if args.output.suffix.lower() != ".png":
+        raise CliError(f"decode writes PNG; name the output *.png, not {args.output.name}")
+    try:
+        data = args.input.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"no such file: {args.input}") from None
+    unpack(data)  # a damaged file fails here, before the model is loaded
+    rgb = _load_codec(args).decode(data)
+    _write_atomic(args.output, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
+    print(f"{args.output}: {rgb.shape[1]}x{rgb.shape[0]}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    return args.train_run(args)
+
+
+def _add_train(sub, train_cli) -> None:
+    """``train`` is defined by ``segpic.train.cli`` (``add_arguments``, ``run``); it is
+    imported only when ``train`` is the command, so that encoding never pays for it."""
+    if train_cli is None:  # listed in --help only
+        sub.add_parser("train", help="train a model (python -m segpic train --help)")
+        return
+    p = sub.add_parser("train", help="train a model")
+    train_cli.add_arguments(p)
+    p.set_defaults(func=cmd_train, train_run=train_cli.run)
+
+
+def build_parser(train_cli=None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="SegPIC / STF / WACNN learned image codec")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,decode,train}")
+
+    def codec_options(p):
+        p.add_argument("--checkpoint", required=True, type=Path, help="model checkpoint (.pth/.pth.tar)")
+        p.add_argument("--arch", choices=("segpic", "stf", "wacnn"), help="architecture (default: guessed)")
+
+    enc = sub.add_parser("encode", help="image -> bitstream")
+    enc.add_argument("input", type=Path, metavar="IMG")
+    enc.add_argument("output", type=Path, metavar="OUT")
+    codec_options(enc)
+    enc.add_argument("--grid", type=int, default=4, help="SegPIC prototype grid side (default 4)")
+    enc.set_defaults(func=cmd_encode)
+
+    dec = sub.add_parser("decode", help="bitstream -> PNG")
+    dec.add_argument("input", type=Path, metavar="IN")
+    dec.add_argument("output", type=Path, metavar="OUT.png")
+    codec_options(dec)
+    dec.set_defaults(func=cmd_decode, grid=4)  # the grid is read from the bitstream
+
+    _add_train(sub, train_cli)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_cli = None
+    if argv[:1] == ["train"]:
+        try:
+            from segpic.train import cli as train_cli
+        except ImportError as e:
+            print(f"{PROG}: error: training is not available in this installation ({_one_line(e)})", file=sys.stderr)
+            return 1
+    args = build_parser(train_cli).parse_args(argv)
+    from segpic.codec import CodecError
+    from segpic.fileformat import FormatError
+
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (CliError, CodecError, FormatError, OSError) as e:
+        print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Image in, container bytes out, and back: the API behind ``python -m segpic``
+and the learned codecs of ``bench``.
+
+One :class:`ImageCodec` wraps one checkpoint.  Encoding pads the image with
+centred zeros to a multiple of 64 (as the reference evaluation does), runs the
+model's ``compress`` and packs the streams with the original size and the
+checkpoint's hash into a :mod:`segpic.fileformat` container.  Decoding checks
+that the container was made with the same checkpoint, runs ``decompress`` and
+crops back.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from pathlib import Path
+from typing import Tuple
+
+# Decoding is bit-exact only if the decoder's networks reproduce the encoder's floats at
+# any thread count.  MKL's GEMM (behind small convolutions and Linear layers) changes its
+# summation order with the number of threads unless strict conditional numerical
+# reproducibility is on.  MKL reads this once, at its first call, so it must be set before
+# any tensor arithmetic in the process; an explicit user setting is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
+from segpic.models.base import crop, pad_to_multiple
+
+PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
+
+
+class CodecError(ValueError):
+    """The codec cannot do what was asked (bad image, unreadable checkpoint,
+    bitstream made by another checkpoint).  The message is one line."""
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+class ImageCodec:
+    """A loaded model plus the container rules.
+
+    Attributes:
+        model: the network, in eval mode with its CDF tables built.
+        arch: architecture name written into containers (``"segpic"``, ``"stf"``, ``"wacnn"``).
+        checkpoint_sha: hex SHA-256 of the checkpoint file.
+        grid: SegPIC's prototype grid side used when encoding (ignored by models without one).
+    """
+
+    def __init__(self, model: torch.nn.Module, arch: str, checkpoint_sha: str, grid: int = 4):
+        if not 1 <= grid <= 255:
+            raise CodecError(f"grid must be in 1..255, got {grid}")
+        self.model = model.eval()
+        self.arch = arch
+        self.checkpoint_sha = checkpoint_sha
+        self.grid = grid
+        self._uses_grid = "grid" in inspect.signature(model.compress).parameters
+        with torch.no_grad():
+            model.update(force=True)
+
+    @classmethod
+    def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4) -> "ImageCodec":
+        """Load ``path`` through :func:`segpic.zoo.load_checkpoint` (``arch`` is
+        guessed from the keys when ``None``)."""
+        from segpic.zoo import load_checkpoint
+
+        path = Path(path)
+        if not path.is_file():
+            raise CodecError(f"checkpoint not found: {path}")
+        try:
+            model = load_checkpoint(str(path), arch=arch, device=device)
+        except Exception as e:  # torch.load raises many types for a bad file
+            raise CodecError(f"cannot load checkpoint {path}: {_first_line(e)}") from None
+        arch = arch or getattr(model, "arch", None) or type(model).__name__.lower()
+        return cls(model, arch, file_sha256(path), grid)
+
+    # ------------------------------------------------------------------ encode
+
+    def encode(self, rgb: np.ndarray) -> bytes:
+        """H x W x 3 uint8 RGB -> container bytes."""
+        return self._encode(rgb)[0]
+
+    def reconstruct(self, rgb: np.ndarray) -> np.ndarray:
+        """The image the encoder expects the decoder to produce: its own streams
+        decoded in this process.  H x W x 3 uint8."""
+        _, strings, shape, padding = self._encode(rgb)
+        return self._synthesize(strings, shape, padding, self._kwargs(self.grid))
+
+    def _encode(self, rgb: np.ndarray):
+        x = _to_tensor(rgb, self._device())
+        x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
+        with torch.inference_mode():
+            out = self.model.compress(x_pad, **self._kwargs(self.grid))
+        strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
+        if shape != _z_shape(*x_pad.shape[2:]):
+            raise RuntimeError(f"{self.arch}.compress returned shape {shape}, the container assumes {_z_shape(*x_pad.shape[2:])}")
+        coded = CodedImage(
+            arch=self.arch,
+            checkpoint_hash=bytes.fromhex(self.checkpoint_sha)[:HASH_BYTES],
+            height=rgb.shape[0],
+            width=rgb.shape[1],
+            grid=self.grid if self._uses_grid else 0,
+            streams=tuple(s[0] for s in strings),  # batch of one
+        )
+        return pack(coded), strings, shape, padding
+
+    # ------------------------------------------------------------------ decode
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """Container bytes -> H x W x 3 uint8 RGB.
+
+        Raises:
+            FormatError: the bytes are not a valid container.
+            CodecError: the container was made by another architecture or checkpoint.
+        """
+        coded = unpack(data)
+        if coded.arch != self.arch:
+            raise CodecError(f"bitstream was made by a {coded.arch} model, this checkpoint is {self.arch}")
+        if coded.checkpoint_hash.hex() != self.checkpoint_sha[: 2 * HASH_BYTES]:
+            raise CodecError(
+                f"bitstream was made with checkpoint {coded.checkpoint_hash.hex()}, "
+                f"not with this one ({self.checkpoint_sha[:2 * HASH_BYTES]})"
+            )
+        if self._uses_grid and coded.grid == 0:
+            raise FormatError("corrupted header: grid 0 for a model that needs one")
+        x_shape = (1, 3, coded.height, coded.width)
+        padded, padding = pad_to_multiple(torch.empty(x_shape, device="meta"), PAD_MULTIPLE)
+        shape = _z_shape(*padded.shape[2:])
+        strings = [[s] for s in coded.streams]
+        try:
+            return self._synthesize(strings, shape, padding, self._kwargs(coded.grid))
+        except (ValueError, RuntimeError, IndexError) as e:  # streams that do not fit the model
+            raise FormatError(f"bitstream does not match the model: {_first_line(e)}") from None
+
+    def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
+        with torch.inference_mode():
+            x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
+        return _to_uint8(crop(x_hat, padding))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _kwargs(self, grid: int) -> dict:
+        return {"grid": grid} if self._uses_grid else {}
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def _z_shape(height: int, width: int) -> Tuple[int, int]:
+    """Size of the hyper-latent z for a padded input: 1/64 of each side."""
+    return height // 64, width // 64
+
+
+def _to_tensor(rgb: np.ndarray, device) -> torch.Tensor:
+    """H x W x 3 uint8 -> (1, 3, H, W) float32 in [0, 1]."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        desc = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise CodecError(f"expected an H x W x 3 uint8 RGB image, got {desc}")
+    if min(rgb.shape[:2]) < 1:
+        raise CodecError(f"empty image: {rgb.shape[0]}x{rgb.shape[1]}")
+    x = torch.from_numpy(rgb.copy()).to(device)  # a copy: the caller's array may be read-only
+    return x.permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float -> H x W x 3 uint8 (clamped to [0, 1], rounded)."""
+    x = x.clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+    return x[0].permute(1, 2, 0).cpu().numpy()
