@@ -2,6 +2,7 @@
 
     python -m bench.perf.codec_speed [--image PNG] [--archs segpic stf wacnn]
         [--sizes 768x512 2048x1365] [--threads 1 2] [--runs 3] [--large-archs segpic]
+        [--out speed.json]
 
 Each (architecture, size, threads, operation) is measured in a fresh Python
 process, so that the peak resident memory it reports (``ru_maxrss``) belongs to
@@ -13,7 +14,9 @@ padding and the container) is reported.
 The networks have full-size default configurations with random weights from a
 fixed seed: time and memory depend on the architecture and image size, not on
 training.  The image is ``--image`` resized (Lanczos) to each size; without it, a
-deterministic synthetic image is used.  Not a test: it takes minutes.
+deterministic synthetic image is used.  Not a test: it takes minutes.  With
+``--out`` every finished measurement is saved at once, and a rerun with the same file
+skips what it holds, so an interrupted run resumes.
 """
 from __future__ import annotations
 
@@ -85,6 +88,7 @@ def _worker(spec: dict) -> dict:
     sha = hashlib.sha256(f"{spec['arch']}-seed{SEED}".encode()).hexdigest()
     codec = ImageCodec(model, spec["arch"], sha)
     rgb = np.load(spec["image"])
+    load_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # high-water mark before the operation
     times = []
     if spec["op"] == "encode":
         for _ in range(spec["runs"]):
@@ -100,7 +104,8 @@ def _worker(spec: dict) -> dict:
             times.append(time.perf_counter() - t0)
     return {
         "seconds": statistics.median(times),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "load_mib": load_kib / 1024,  # ru_maxrss is in KiB on Linux
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "bytes": len(data),
     }
 
@@ -120,6 +125,12 @@ def measure(spec: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _save_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
 def _size(text: str):
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -137,6 +148,7 @@ def main(argv=None) -> int:
                    help="architectures measured at sizes above 768x512 (default: all of --archs)")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--runs", type=int, default=3, help="runs per operation; the median is reported")
+    p.add_argument("--out", type=Path, help="JSON file of finished measurements (resume cache)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -153,7 +165,7 @@ def main(argv=None) -> int:
         if size[0] * size[1] <= 768 * 512 or arch in large
         for threads in args.threads
     ]
-    rows = []
+    done = json.loads(args.out.read_text()) if args.out and args.out.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         images = {}
         for w, h in args.sizes:
@@ -161,21 +173,33 @@ def main(argv=None) -> int:
             np.save(images[(w, h)], test_image(args.image, w, h))
         try:
             for arch, (w, h), threads in tqdm(jobs, desc="codec_speed", unit="case"):
+                key = f"{arch} {w}x{h} {threads}"
+                if key in done:
+                    continue
                 spec = dict(arch=arch, threads=threads, runs=args.runs, image=images[(w, h)],
                             bitstream=str(Path(tmp, f"{arch}-{w}x{h}.sgp")))
-                enc = measure(dict(spec, op="encode"))
-                dec = measure(dict(spec, op="decode"))
-                rows.append([arch, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
-                             f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{8 * enc['bytes'] / (w * h):.3f}"])
+                done[key] = {"encode": measure(dict(spec, op="encode")), "decode": measure(dict(spec, op="decode"))}
+                if args.out:
+                    _save_json(args.out, done)
         except KeyboardInterrupt:
-            print("codec_speed: interrupted; partial table below", file=sys.stderr)
+            print("codec_speed: interrupted; finished cases below" + (f" and in {args.out}" if args.out else ""),
+                  file=sys.stderr)
         except RuntimeError as e:
             print(f"codec_speed: error: {e}", file=sys.stderr)
             return 1
+    rows = []
+    for arch, (w, h), threads in jobs:
+        r = done.get(f"{arch} {w}x{h} {threads}")
+        if r:
+            enc, dec = r["encode"], r["decode"]
+            rows.append([arch, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
+                         f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{dec['load_mib']:.0f}",
+                         f"{8 * enc['bytes'] / (w * h):.3f}"])
     print(tabulate(rows, headers=["arch", "size", "threads", "encode s", "decode s",
-                                  "encode peak MiB", "decode peak MiB", "bpp"]))
+                                  "encode peak MiB", "decode peak MiB", "loaded MiB", "bpp (random weights)"]))
     print(f"median of {args.runs} runs per cell; random weights (seed {SEED}); "
-          f"peak = max RSS of a fresh process that loads the model and runs the operation")
+          f"peak = max RSS of a fresh process that builds the model and runs the operation; "
+          f"loaded = its max RSS before the operation")
     return 0
 
 
