@@ -61,7 +61,9 @@ class ImageCodec:
         grid: SegPIC's prototype grid side used when encoding (ignored by models without one).
     """
 
-    def __init__(self, model: torch.nn.Module, arch: str, checkpoint_sha: str, grid: int = 4):
+    def __init__(self, model: torch.nn.Module, arch: str, checkpoint_sha: str, grid: int = 4, update: bool = True):
+        """``update``: build the entropy coders' CDF tables (``update(force=True)``);
+        pass False for a model that was just updated (the zoo's loader does it)."""
         if not 1 <= grid <= 255:
             raise CodecError(f"grid must be in 1..255, got {grid}")
         self.model = model.eval()
@@ -69,24 +71,27 @@ class ImageCodec:
         self.checkpoint_sha = checkpoint_sha
         self.grid = grid
         self._uses_grid = "grid" in inspect.signature(model.compress).parameters
-        with torch.no_grad():
-            model.update(force=True)
+        if update:
+            with torch.no_grad():
+                model.update(force=True)
 
     @classmethod
     def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4) -> "ImageCodec":
         """Load ``path`` through :func:`segpic.zoo.load_checkpoint` (``arch`` is
         guessed from the keys when ``None``)."""
-        from segpic.zoo import load_checkpoint
+        from segpic.zoo import ARCHITECTURES, CheckpointError, load_checkpoint
 
         path = Path(path)
         if not path.is_file():
             raise CodecError(f"checkpoint not found: {path}")
         try:
             model = load_checkpoint(str(path), arch=arch, device=device)
-        except Exception as e:  # torch.load raises many types for a bad file
-            raise CodecError(f"cannot load checkpoint {path}: {_first_line(e)}") from None
-        arch = arch or getattr(model, "arch", None) or type(model).__name__.lower()
-        return cls(model, arch, file_sha256(path), grid)
+        except CheckpointError as e:
+            raise CodecError(_first_line(e)) from None
+        if arch is None:
+            by_class = {target.rsplit(":", 1)[1]: name for name, target in ARCHITECTURES.items()}
+            arch = by_class[type(model).__name__]
+        return cls(model, arch, file_sha256(path), grid, update=False)
 
     # ------------------------------------------------------------------ encode
 
@@ -143,7 +148,7 @@ class ImageCodec:
         strings = [[s] for s in coded.streams]
         try:
             return self._synthesize(strings, shape, padding, self._kwargs(coded.grid))
-        except (ValueError, RuntimeError, IndexError) as e:  # streams that do not fit the model
+        except (ValueError, IndexError) as e:  # a well-formed container with the wrong streams
             raise FormatError(f"bitstream does not match the model: {_first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 
 from segpic.__main__ import main
 from segpic.codec import CodecError, ImageCodec, file_sha256
-from segpic.fileformat import unpack
+from segpic.fileformat import FormatError, pack, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -88,6 +89,14 @@ def test_other_checkpoint_is_refused(work):
         other.decode((work["dir"] / "stf.sgp").read_bytes())
     with pytest.raises(CodecError, match="made by a stf model"):
         work["codecs"]["wacnn"].decode((work["dir"] / "stf.sgp").read_bytes())
+
+
+def test_wrong_stream_count_is_a_format_error(work):
+    """A valid container (right CRC, checkpoint and arch) whose streams the model cannot use."""
+    coded = unpack((work["dir"] / "segpic.sgp").read_bytes())
+    data = pack(replace(coded, streams=coded.streams[:3]))
+    with pytest.raises(FormatError, match="does not match the model"):
+        work["codecs"]["segpic"].decode(data)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.float32),
