@@ -120,3 +120,18 @@ def test_bottleneck_stable_likelihood():
     truth = exact._likelihood(tail.double())[0]
     rel = lambda m: float(((m._likelihood(tail)[0] - truth) / truth).abs().max())  # noqa: E731
     assert rel(ours) < 1e-4 < 0.1 < rel(stock)
+
+
+def test_rat_blockwise_kernels_equal_full_generator():
+    """The blockwise DKG + DPSConv gives exactly the one-shot computation of the reference."""
+    from segpic.layers import RegionAdaptiveTransform
+
+    torch.manual_seed(0)
+    rat = RegionAdaptiveTransform(40, 40)  # two blocks, the last one partial
+    x, p = torch.randn(1, 40, 6, 10), torch.randn(1, 40, 6, 10)
+    with torch.no_grad():
+        f1 = rat.conv(x)
+        kernels = rat.k_sp_gen(torch.cat([f1, p], dim=1)).view(1, 40, 9, 6, 10)
+        d = dps_conv(f1, kernels)
+        ref = x + rat.conv_out(rat.k_ch_gen(d) * d)
+        assert torch.equal(rat(x, p), ref)

@@ -12,6 +12,11 @@ piecewise constant per region (mask mode) or per grid cell (grid mode).
 
 All leaky ReLUs have slope 0.1. Group c of the kernel generator yields the 9 taps of channel
 c, row-major over d.
+
+Memory: the reference materializes K (9C maps) plus an Unfold of F1 (9C more maps). Here the
+last, grouped, conv of the DKG and the DPSConv run on blocks of CHANNEL_BLOCK channels, so at
+most 9 * CHANNEL_BLOCK kernel maps exist at a time; the grouped conv gives the same numbers
+on a block of groups as on all of them, and the taps are summed in place of the Unfold.
 """
 import torch
 import torch.nn as nn
@@ -21,6 +26,7 @@ from compressai.layers import conv1x1, conv3x3
 __all__ = ["RegionAdaptiveTransform", "dps_conv"]
 
 SLOPE = 0.1
+CHANNEL_BLOCK = 32
 
 
 def dps_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
@@ -64,8 +70,19 @@ class RegionAdaptiveTransform(nn.Module):
         self.conv_out = conv1x1(C, C)
 
     def forward(self, x: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
-        B, C, h, w = x.shape
         f1 = self.conv(x)
-        kernels = self.k_sp_gen(torch.cat([f1, prototypes], dim=1)).view(B, C, 9, h, w)
-        d = dps_conv(f1, kernels)
+        d = self._dynamic_conv(f1, self.k_sp_gen[:-1](torch.cat([f1, prototypes], dim=1)))
         return x + self.conv_out(self.k_ch_gen(d) * d)
+
+    def _dynamic_conv(self, f1: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """DPSConv of f1 (B, C, h, w) with the kernels the DKG's grouped conv makes from
+        ``hidden`` (B, C, h, w), block of channels by block of channels."""
+        B, C, h, w = f1.shape
+        gen = self.k_sp_gen[-1]
+        blocks = []
+        for c0 in range(0, C, CHANNEL_BLOCK):
+            c1 = min(C, c0 + CHANNEL_BLOCK)
+            kernels = F.conv2d(hidden[:, c0:c1], gen.weight[9 * c0 : 9 * c1], gen.bias[9 * c0 : 9 * c1],
+                               padding=1, groups=c1 - c0)
+            blocks.append(dps_conv(f1[:, c0:c1], kernels.view(B, c1 - c0, 9, h, w)))
+        return torch.cat(blocks, dim=1)
