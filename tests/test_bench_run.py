@@ -205,3 +205,18 @@ def test_kill_and_restart_loses_and_repeats_nothing(tmp_path, data_root):
     keys = [(r["image"], r["quality"]) for r in rows]
     assert len(keys) == 32 and len(set(keys)) == 32
     assert not list(csv_path.parent.glob(".*.tmp")), "no temp file left behind"
+
+
+@pytest.mark.heavy
+def test_full_kodak_jpeg_webp(tmp_path, data_root):
+    """The issue's acceptance run: all of Kodak, jpeg and webp at their default qualities."""
+    out = tmp_path / "results"
+    assert main(["run", "--models", "jpeg", "webp", "--dataset", "kodak", "--data-root", str(data_root),
+                 "--out", str(out), "--jobs", "2", "--threads", "1", "--quiet"]) == 0
+    header, rows = _rows(out / "kodak" / "default" / "per_image.csv")
+    assert len(rows) == 24 * (len(get_codec("jpeg").default_qualities) + len(get_codec("webp").default_qualities))
+    for codec in ("jpeg", "webp"):
+        doc = load_json(out / "kodak" / "default" / f"{codec}.json")
+        assert "over 24 images per point" in doc["description"]
+        assert len(doc["results"]["bpp"]) == len(get_codec(codec).default_qualities)
+        assert doc["results"]["bpp"] == sorted(doc["results"]["bpp"])
