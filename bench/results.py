@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, List, Tuple
 
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
@@ -174,8 +174,3 @@ def load_json(path: Path) -> dict:
     with open(path) as f:
         return json.load(f)
 
-
-def iter_rows(path: Path) -> Iterable[Dict[str, str]]:
-    """The rows of a per-image CSV, in file order."""
-    with open(path, newline="") as f:
-        yield from csv.DictReader(f)

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence
 from tqdm import tqdm
 
 from . import datasets
-from .codecs import Codec, CodecError, available, get_codec
+from .codecs import Codec, available, get_codec
 from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .metrics import measure
@@ -163,6 +163,7 @@ def execute(tasks: Sequence[Task], executor: Executor, table: ResultTable, windo
     total = sum(len(t.qualities) for t in tasks)
     queue = iter(tasks)
     pending = set()
+    shown = set()
     last_save = time.monotonic()
     with tqdm(total=total, unit="code", desc="bench run", disable=quiet, dynamic_ncols=True) as bar:
         try:
@@ -178,8 +179,10 @@ def execute(tasks: Sequence[Task], executor: Executor, table: ResultTable, windo
                     result = future.result()
                     for row in result.rows:
                         table.add(row)
-                    for line in result.notes + result.errors:
-                        tqdm.write(("note: " if line in result.notes else "warning: ") + line, file=sys.stderr)
+                    for line in [f"note: {n}" for n in result.notes] + [f"warning: {e}" for e in result.errors]:
+                        if line not in shown:  # e.g. one conversion note per image, not per codec
+                            shown.add(line)
+                            tqdm.write(line, file=sys.stderr)
                     if result.errors:
                         failures.append(result)
                     bar.update(len(result.task.qualities))
