@@ -23,6 +23,13 @@ from segpic.layers.window_attention import (
 )
 
 
+def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad a (B, H, W, C) map right/bottom to multiples of ``multiple`` (no copy when
+    it already fits)."""
+    pad_h, pad_w = (-x.shape[1]) % multiple, (-x.shape[2]) % multiple
+    return F.pad(x, (0, 0, 0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+
 class Mlp(nn.Module):
     """Linear(C -> hidden), GELU, Linear(hidden -> C), on the last dimension."""
 
@@ -76,7 +83,7 @@ class SwinBlock(nn.Module):
         """x: (B, H, W, C); mask: (nW, ws*ws, ws*ws) for the padded size, used when shifted."""
         B, H, W, C = x.shape
         ws, s = self.window_size, self.shift_size
-        h = F.pad(self.norm1(x), (0, 0, 0, (-W) % ws, 0, (-H) % ws))
+        h = _pad_to(self.norm1(x), ws)
         Hp, Wp = h.shape[1:3]
         if s:
             h = torch.roll(h, shifts=(-s, -s), dims=(1, 2))
@@ -103,7 +110,9 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch_size
-        x = F.pad(x, (0, (-x.shape[3]) % p, 0, (-x.shape[2]) % p))
+        pad_w, pad_h = (-x.shape[3]) % p, (-x.shape[2]) % p
+        if pad_w or pad_h:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
         return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
 
@@ -121,7 +130,7 @@ class PatchMerging(nn.Module):
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
+        x = _pad_to(x, 2)
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         return self.reduction(self.norm(x))
 
