@@ -235,3 +235,18 @@ def test_fresh_process_decodes_exactly_and_encodes_identically(work, tmp_path):
         for threads in (1, 2):
             decoded = np.asarray(Image.open(tmp_path / f"{arch}-{threads}.png"))
             assert np.array_equal(decoded, expected), (arch, threads)
+
+
+def test_train_subcommand_delegates_to_training_cli(monkeypatch):
+    """``segpic train ...`` hands its arguments to segpic.train.cli (add_arguments, run)."""
+    import types
+
+    seen = {}
+    fake = types.ModuleType("segpic.train.cli")
+    fake.add_arguments = lambda p: p.add_argument("--steps", type=int)
+    fake.run = lambda args: seen.setdefault("steps", args.steps) and 3
+    monkeypatch.setitem(sys.modules, "segpic.train.cli", fake)
+    import segpic.train
+
+    monkeypatch.setattr(segpic.train, "cli", fake, raising=False)
+    assert main(["train", "--steps", "7"]) == 3 and seen == {"steps": 7}
