@@ -10,7 +10,8 @@ from compressai.entropy_models import EntropyBottleneck as StockBottleneck
 
 from segpic.entropy.bottleneck import EntropyBottleneck
 from segpic.entropy.prototypes import MASK_EPS, grid_expand, grid_pool, mask_expand, mask_pool, subsample_labels
-from segpic.layers import WAM, ScaleAffine, WindowAttention, dps_conv, shifted_window_mask, window_partition, window_reverse
+from segpic.layers import (WAM, ScaleAffine, WindowAttention, dps_conv, shifted_window_mask, window_partition,
+                           window_reverse)
 from segpic.models.base import crop, pad_to_multiple
 
 

@@ -12,7 +12,7 @@ Prototype codec (reference widths):
     analysis : 1x1 C->a1, GDN, 1x1 a1->a2, GDN, 1x1 a2->96
     synthesis: 1x1 96->s1, IGDN, 1x1 s1->s2, IGDN, 1x1 s2->C
 """
-from typing import List, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
