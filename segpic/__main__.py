@@ -39,8 +39,8 @@ def _read_image(path: Path):
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise CliError(f"no such file: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise CliError(f"cannot read image {path}: {e}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
+        raise CliError(f"cannot read image {path}: {_one_line(e)}") from None
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
