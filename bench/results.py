@@ -91,6 +91,8 @@ class ResultTable:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: Dict[Key, Dict[str, str]] = {}
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):  # left by a killed run
+            stale.unlink()
         if self.path.is_file():
             with open(self.path, newline="") as f:
                 for row in csv.DictReader(f):

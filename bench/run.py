@@ -28,7 +28,6 @@ from .metrics import measure
 from .results import ResultTable, result_dir, stream_dir
 
 
-
 @dataclass(frozen=True)
 class Task:
     """Code one image with one codec at the given qualities."""
@@ -134,7 +133,8 @@ def make_executor(jobs: int, threads: int) -> Executor:
 
 def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
          build: Dict[str, Codec]) -> List[Task]:
-    """The tasks still to do: only (image, codec, quality) keys missing from ``table``.
+    """The tasks still to do: (image, codec, quality) keys missing from ``table``, or
+    recorded there with another codec version (e.g. after a library upgrade).
 
     Codecs that can code all qualities of an image in one task get one task per image
     (the image is read once); codecs with a model per quality get one task per
@@ -143,7 +143,13 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
     tasks = []
     for name, qualities in codecs.items():
         codec = build[name]
-        missing = {img: tuple(q for q in qualities if (img.name, name, str(q)) not in table) for img in images}
+        version = codec.version()
+
+        def done(image: Path, quality) -> bool:
+            row = table.rows.get((image.name, name, str(quality)))
+            return row is not None and row["codec_version"] == version
+
+        missing = {img: tuple(q for q in qualities if not done(img, q)) for img in images}
         if codec.group_qualities:
             tasks += [Task(dataset, img, codec, qs, streams) for img, qs in missing.items() if qs]
         else:

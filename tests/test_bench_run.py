@@ -220,3 +220,16 @@ def test_full_kodak_jpeg_webp(tmp_path, data_root):
         assert "over 24 images per point" in doc["description"]
         assert len(doc["results"]["bpp"]) == len(get_codec(codec).default_qualities)
         assert doc["results"]["bpp"] == sorted(doc["results"]["bpp"])
+
+
+def test_rows_of_another_codec_version_are_redone(kodak3_run, capsys):
+    kodak3, out = kodak3_run
+    csv_path = out / "kodak3" / "t1" / "per_image.csv"
+    text = csv_path.read_text()
+    version = get_codec("webp").version()
+    csv_path.write_text(text.replace(version, "Pillow 0.0 libwebp 0.0"))
+    assert main(["run", "--models", "webp", "--dataset", str(kodak3), "--out", str(out), "--label", "t1",
+                 "--quiet", "--threads", "1", "--qualities", "20", "60"]) == 0
+    assert "6 to code, 0 already in" in capsys.readouterr().err
+    rows = _rows(csv_path)[1]
+    assert {r["codec_version"] for r in rows if r["codec"] == "webp"} == {version}
