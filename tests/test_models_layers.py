@@ -59,7 +59,10 @@ def test_scale_affine_is_x_times_one_plus_s_plus_b():
     sal = ScaleAffine(4)
     x = torch.randn(2, 4, 3, 3)
     s, b = sal[2](sal[1](sal[0](x))).chunk(2, dim=1)
-    assert torch.allclose(sal(x), x * (1 + s) + b)
+    out = sal(x)  # autograd path
+    assert torch.allclose(out, x * (1 + s) + b)
+    with torch.no_grad():  # the in-place inference path gives the same bits
+        assert torch.equal(sal(x), out.detach())
 
 
 def test_dps_conv_matches_unfold_einsum():

@@ -20,8 +20,12 @@ class ScaleAffine(nn.Sequential):
         super().__init__(conv1x1(channels, channels), nn.GELU(), conv1x1(channels, 2 * channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s, b = super().forward(x).chunk(2, dim=1)
-        return x * (1 + s) + b
+        sb = super().forward(x)
+        s, b = sb.chunk(2, dim=1)
+        if sb.requires_grad:
+            return x * (1 + s) + b
+        # inference: the same operations in place, which saves two full-size maps
+        return s.add_(1).mul_(x).add_(b)
 
 
 class DownSAL(nn.Module):
