@@ -386,7 +386,25 @@ def bdrate_rows(work: Path) -> List[dict]:
 
 def run_golden_set(selection: Selection, kodak: Optional[Path], golden: Path,
                    quiet: bool = False) -> Tuple[Dict[str, Records], List[str]]:
-    """Recompute the selected part of the golden set: file name -> rows, and codec errors."""
+    """Recompute the selected part of the golden set: file name -> rows, and codec errors.
+
+    Runs with one torch thread: learned codecs' floats, hence their bitstreams and images,
+    depend on the thread count (see results/golden/README.md), and one thread is also the
+    fastest here (MS-SSIM and the small models took three times the CPU time with two).
+    """
+    # Before any tensor arithmetic in this process: fixes MKL's summation order (segpic.codec).
+    import segpic.codec  # noqa: F401
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_golden_set(selection, kodak, golden, quiet)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_golden_set(selection, kodak, golden, quiet):
     now: Dict[str, Records] = {}
     errors: List[str] = []
     with tempfile.TemporaryDirectory(prefix="segpic-regress-") as tmp:
@@ -471,19 +489,6 @@ def update(golden: Path, now: Dict[str, Records], selection: Selection) -> None:
 
 
 def main(args) -> int:
-    # Before any tensor arithmetic in this process: fixes MKL's summation order (segpic.codec).
-    import segpic.codec  # noqa: F401
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # measured: MS-SSIM and the small models take a third of the CPU time of 2 threads
-    try:
-        return _regress(args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _regress(args) -> int:
     started = time.monotonic()
     selection = Selection.parse(args.only)
     golden = Path(args.golden)
