@@ -279,6 +279,12 @@ class Selection:
                 raise UserError(f"--only {name}: choose from {', '.join(PARTS + tuple(CLASSICAL) + tuple(LEARNED))}")
         return cls(tuple(dict.fromkeys(codecs)), "bdrate" in names)
 
+    def images(self) -> Tuple[str, ...]:
+        """The Kodak images the selected codecs code."""
+        classical = CLASSICAL_IMAGES if set(self.codecs) & set(CLASSICAL) else ()
+        learned = LEARNED_IMAGES if set(self.codecs) & set(LEARNED) else ()
+        return tuple(dict.fromkeys(classical + learned))
+
     def covers(self, spec: GoldenFile, row: Dict[str, str]) -> bool:
         """Whether this selection recomputes ``row`` of ``spec``."""
         if spec is BDRATE_FILE:
@@ -286,8 +292,8 @@ class Selection:
         return row["codec"] in self.codecs
 
 
-def kodak_folder(option: Optional[str]) -> Path:
-    """The Kodak folder holding the golden set's images, their pixels checked.
+def kodak_folder(option: Optional[str], images: Sequence[str] = CLASSICAL_IMAGES + LEARNED_IMAGES) -> Path:
+    """The Kodak folder holding ``images``, their pixels checked.
 
     Looks in ``--data-root``, else ``$SEGPIC_DATA``, else the default data root
     (``~/.cache/segpic-bench/data``), ``$SEGPIC_SHARED/data`` and the ``shared/data``
@@ -300,7 +306,7 @@ def kodak_folder(option: Optional[str]) -> Path:
         if os.environ.get("SEGPIC_SHARED"):
             roots.append(Path(os.environ["SEGPIC_SHARED"]) / "data")
         roots.append(REPOSITORY.parent / "shared" / "data")
-    needed = sorted(set(CLASSICAL_IMAGES) | set(LEARNED_IMAGES))
+    needed = sorted(set(images))
     folders = [datasets.folder(DATASET, root) for root in roots]
     for folder in folders:
         if all((folder / name).is_file() for name in needed):
@@ -404,7 +410,8 @@ def run_golden_set(selection: Selection, kodak: Optional[Path], golden: Path,
         torch.set_num_threads(threads)
 
 
-def _run_golden_set(selection, kodak, golden, quiet):
+def _run_golden_set(selection: Selection, kodak: Optional[Path], golden: Path,
+                    quiet: bool) -> Tuple[Dict[str, Records], List[str]]:
     now: Dict[str, Records] = {}
     errors: List[str] = []
     with tempfile.TemporaryDirectory(prefix="segpic-regress-") as tmp:
@@ -494,7 +501,7 @@ def main(args) -> int:
     golden = Path(args.golden)
     if not args.update and not golden.is_dir():
         raise UserError(f"golden folder {golden} not found; create it with: python -m bench regress --update")
-    kodak = kodak_folder(args.data_root) if selection.codecs else None
+    kodak = kodak_folder(args.data_root, selection.images()) if selection.codecs else None
     now, errors = run_golden_set(selection, kodak, golden, args.quiet)
     for line in errors:
         print(f"warning: {line}", file=sys.stderr)
@@ -511,8 +518,8 @@ def main(args) -> int:
     if moved:
         print(tabulate([(m.what, m.golden, m.now, m.difference, m.tolerance) for m in moved],
                        headers=("what moved", "golden", "now", "difference", "tolerance"), disable_numparse=True))
-        print(f"regression: {len(moved)} value(s) differ from {golden} ({counts} recomputed in {elapsed:.0f} s)",
-              file=sys.stderr)
+        print(f"regression: {len(moved)} value(s) differ from {golden} ({counts} recomputed in {elapsed:.0f} s); "
+              "if the change is intended, record it with: python -m bench regress --update", file=sys.stderr)
         return 1
     print(f"golden set reproduced: {counts} match {golden} ({elapsed:.0f} s)")
     return 0
