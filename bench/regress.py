@@ -433,7 +433,7 @@ def _run_golden_set(selection: Selection, kodak: Optional[Path], golden: Path,
 def add_arguments(parser) -> None:
     parser.add_argument("--update", action="store_true", help="rewrite the golden files and print the diff")
     parser.add_argument("--golden", type=Path, default=DEFAULT_GOLDEN,
-                        help=f"golden folder (default: {DEFAULT_GOLDEN})")
+                        help=f"golden folder: the CSV files and checkpoints/ (default: {DEFAULT_GOLDEN})")
     parser.add_argument("--data-root", help="data folder holding kodak/ (default: $SEGPIC_DATA, "
                                             "~/.cache/segpic-bench/data, or shared/data beside the checkout)")
     parser.add_argument("--only", nargs="+", metavar="NAME",
@@ -461,12 +461,12 @@ def check(golden: Path, now: Dict[str, Records], selection: Selection) -> Tuple[
         old = _selected(spec, read_golden(golden, spec), selection)
         if spec in (CLASSICAL_FILE, LEARNED_FILE):
             changes = version_changes(old, now[spec.name])
-            for codec, (was, is_) in changes.items():
+            for codec, (was, current) in changes.items():
                 if spec is CLASSICAL_FILE:
-                    notes.append(f"{codec}: version changed (golden: {was}; now: {is_}); its bytes, bpp and "
+                    notes.append(f"{codec}: version changed (golden: {was}; now: {current}); its bytes, bpp and "
                                  "metrics are not compared, its rows and image sizes are")
                 else:
-                    notes.append(f"{codec}: version string changed (golden: {was}; now: {is_}); "
+                    notes.append(f"{codec}: version string changed (golden: {was}; now: {current}); "
                                  "learned codecs are compared in full all the same")
             if spec is CLASSICAL_FILE:
                 changed_classical = changes
