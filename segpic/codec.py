@@ -10,21 +10,14 @@ crops back.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
-import os
 from pathlib import Path
 from typing import Tuple
 
-# Decoding is bit-exact only if the decoder's networks reproduce the encoder's floats at
-# any thread count.  MKL's GEMM (behind small convolutions and Linear layers) changes its
-# summation order with the number of threads unless strict conditional numerical
-# reproducibility is on.  MKL reads this once, at its first call, so it must be set before
-# any tensor arithmetic in the process; an explicit user setting is kept.
-os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
 from segpic.models.base import crop, pad_to_multiple
@@ -108,7 +101,7 @@ class ImageCodec:
     def _encode(self, rgb: np.ndarray):
         x = _to_tensor(rgb, self._device())
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
-        with torch.inference_mode():
+        with _reproducible():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
         strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
         if shape != _z_shape(*x_pad.shape[2:]):
@@ -152,7 +145,7 @@ class ImageCodec:
             raise FormatError(f"bitstream does not match the model: {_first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
-        with torch.inference_mode():
+        with _reproducible():
             x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
         return _to_uint8(crop(x_hat, padding))
 
@@ -163,6 +156,20 @@ class ImageCodec:
 
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+@contextlib.contextmanager
+def _reproducible():
+    """Inference mode with oneDNN (mkldnn) convolutions off.
+
+    The decoder must reproduce the encoder's means and scales bit for bit, or the rANS
+    decoder reads other symbols.  oneDNN's convolutions sum in an order that depends on the
+    thread count (measured: a SegPIC stream encoded with 1 thread decoded to garbage with 2);
+    PyTorch's native convolution goes through MKL's GEMM, which ``MKL_CBWR`` (set in
+    ``segpic/__init__.py``) keeps reproducible.
+    """
+    with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
+        yield
 
 
 def _z_shape(height: int, width: int) -> Tuple[int, int]:

@@ -200,12 +200,6 @@ def test_cli_decode_needs_png_name(work, tmp_path, capsys):
 # ---------------------------------------------------------------------------- fresh processes
 
 
-def _env(threads: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
-
-
 def test_fresh_process_decodes_exactly_and_encodes_identically(work, tmp_path):
     """A new interpreter decodes every architecture's file, with 1 and then 2 threads, to
     the encoder-side reconstruction made here with 1 thread, and re-encodes the image
