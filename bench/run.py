@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence
 from tqdm import tqdm
 
 from . import datasets
-from .codecs import Codec, available, get_codec
+from .codecs import Codec, accepted_options, available, get_codec
 from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .metrics import measure
@@ -232,6 +232,19 @@ def parse_checkpoints(tokens: Optional[Sequence[str]]) -> Dict[str, List[str]]:
     return chosen
 
 
+#: Command-line options handed to every codec whose constructor takes a keyword of that name.
+CODEC_OPTIONS = ("vtm_dir", "vtm_cfg", "vtm_input_bits", "vvenc_preset")
+
+
+def codec_options(name: str, args, checkpoints: Dict[str, List[str]]) -> dict:
+    """The constructor keywords of codec ``name``: its checkpoints, and the codec options given."""
+    accepted = accepted_options(name)
+    options = {key: getattr(args, key) for key in CODEC_OPTIONS if key in accepted and getattr(args, key, None) is not None}
+    if name in checkpoints:
+        options["checkpoints"] = checkpoints[name]
+    return options
+
+
 def summary(table: ResultTable, codecs: Sequence[str]) -> str:
     from tabulate import tabulate
 
@@ -258,6 +271,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--save-every", type=float, default=2.0, metavar="SECONDS",
                         help="save finished rows at most this often (default: 2; 0: after every task)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    vvc = parser.add_argument_group("VVC codecs")
+    vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
+    vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")
+    vvc.add_argument("--vtm-input-bits", type=int, choices=(8, 10),
+                     help="vtm: YCbCr input bit depth (default 8; the default vtm17 Kodak anchor used 10)")
+    vvc.add_argument("--vvenc-preset", help="vvenc: VVenC preset (default: medium)")
 
 
 def main(args, executor: Optional[Executor] = None) -> int:
@@ -275,7 +294,7 @@ def main(args, executor: Optional[Executor] = None) -> int:
         raise UserError(f"--checkpoint given for {', '.join(sorted(unknown))}, which is not among --models")
     build = {}
     for name in dict.fromkeys(args.models):
-        build[name] = get_codec(name, checkpoints=checkpoints[name]) if name in checkpoints else get_codec(name)
+        build[name] = get_codec(name, **codec_options(name, args, checkpoints))
     qualities = parse_qualities(args.qualities, build)
 
     out = Path(args.out)

@@ -233,3 +233,15 @@ def test_rows_of_another_codec_version_are_redone(kodak3_run, capsys):
     assert "6 to code, 0 already in" in capsys.readouterr().err
     rows = _rows(csv_path)[1]
     assert {r["codec_version"] for r in rows if r["codec"] == "webp"} == {version}
+
+
+def test_codec_options_reach_only_the_codecs_that_take_them():
+    from argparse import Namespace
+
+    from bench.run import codec_options
+
+    args = Namespace(vtm_dir="/opt/vtm", vtm_cfg=None, vtm_input_bits=10, vvenc_preset="slow")
+    assert codec_options("vtm", args, {}) == {"vtm_dir": "/opt/vtm", "vtm_input_bits": 10}
+    assert codec_options("vvenc", args, {}) == {"vvenc_preset": "slow"}
+    assert codec_options("jpeg", args, {}) == {}
+    assert codec_options("segpic", args, {"segpic": ["a.pth"]}) == {"checkpoints": ["a.pth"]}

@@ -13,6 +13,7 @@ lazily inside the worker, on first use.
 """
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Callable, Dict, Sequence
@@ -88,6 +89,13 @@ def register(name: str):
 
 def available() -> Sequence[str]:
     return sorted(_REGISTRY)
+
+
+def accepted_options(name: str) -> Sequence[str]:
+    """The keyword options that codec ``name``'s constructor takes (e.g. ``vtm_dir``)."""
+    if name not in _REGISTRY:
+        raise CodecError(f"unknown codec '{name}'; known: {', '.join(available())}")
+    return tuple(inspect.signature(_REGISTRY[name]).parameters)
 
 
 def get_codec(name: str, **options) -> Codec:
