@@ -168,8 +168,13 @@ def _reproducible():
     PyTorch's native convolution goes through MKL's GEMM, which ``MKL_CBWR`` (set in
     ``segpic/__init__.py``) keeps reproducible.
     """
-    with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
-        yield
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
 
 
 def _z_shape(height: int, width: int) -> Tuple[int, int]:

@@ -34,3 +34,15 @@ def data_root(shared_dir) -> Path:
     if not d.is_dir():
         pytest.skip(f"data root not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One intra-op thread for the whole suite: on a small shared machine this is much faster
+    than oversubscribing the cores.  Tests about thread counts set their own, in subprocesses."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,17 +1,7 @@
 """WACNN on a small configuration: forward, training step, exact coding."""
-import pytest
 import torch
 
 from segpic.models import WACNN
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: much faster than oversubscribing a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_wacnn_small_forward_train_and_coding():

@@ -12,14 +12,6 @@ from segpic.zoo import load_checkpoint, normalize_keys
 SMALL = dict(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2), N=32, num_slices=2, max_support_slices=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def reference_stf():
     return STF()

@@ -10,15 +10,6 @@ from segpic.zoo import CheckpointError, load_checkpoint, normalize_keys
 SMALL = {"N": 32, "M": 64}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: much faster than oversubscribing a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def to_reference_format(state_dict, segpic=False):
     """Our state_dict as the authors' DataParallel training would save it."""
     out = {}
