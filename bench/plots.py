@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -35,17 +36,24 @@ STYLES = {  # kind -> matplotlib line style
 }
 
 
+#: 20 distinct colours (tab20's dark shades, then its light ones), so no two curves share one.
+PALETTE = tuple(matplotlib.colormaps["tab20"].colors[::2] + matplotlib.colormaps["tab20"].colors[1::2])
+
+
 def rd_figure(curves: List[Curve], metric: str, title: str, focus: bool = True) -> Figure:
     """One RD plot: a line per curve, styled by its kind, legend to the right (in columns of
     up to 24 entries; the figure widens with them).  With ``focus``, the axes span the rates
     of ours and the anchor (15 % margin) where there are any, so that published curves
     reaching far higher rates do not squeeze the comparison."""
     columns = -(-len(curves) // 24)
-    figure = Figure(figsize=(9.5 + 3.5 * (columns - 1), 6.0), dpi=100, layout="constrained")
+    figure = Figure(figsize=(12.0 + 3.5 * (columns - 1), 6.5), dpi=100, layout="constrained")
     axes = figure.add_subplot()
+    colours = iter(PALETTE * len(curves))
     for curve in curves:
         bpp, values = curve.points(metric)
-        axes.plot(bpp, values, label=curve.label, **STYLES[curve.kind])
+        style = dict(STYLES[curve.kind])
+        style.setdefault("color", next(colours))
+        axes.plot(bpp, values, label=curve.label, **style)
     focused = [c.points(metric) for c in curves if c.kind in ("ours", "anchor")]
     if focus and focused:
         x_max = 1.15 * max(bpp.max() for bpp, _ in focused)

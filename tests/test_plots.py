@@ -34,7 +34,7 @@ def test_png(capsys, anchors, tmp_path):
     assert rc == 0 and "6 curves" in stdout  # the anchor and five headline published curves
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
     with Image.open(out) as image:
-        assert image.size == (950, 600)
+        assert image.size == (1200, 650)
         image.load()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rd.png"]  # no temporary left
 
@@ -66,6 +66,14 @@ def test_selection_styles_ours_solid_published_thin_anchor_dashed(anchors, tmp_p
     assert lines["VTM, version unrecorded (CompressAI)"].get_linestyle() == "--"
     assert figure.axes[0].get_xlabel() == "rate (bpp)"
     assert figure.axes[0].get_ylabel() == "PSNR-RGB (dB)"
+
+
+def test_every_curve_has_its_own_colour(anchors, tmp_path):
+    library = plots.CurveLibrary("kodak", tmp_path, anchors)
+    curves = plots.select(library, "psnr", ["all"], library.resolve("vtm-compressai"))
+    assert len(curves) > 10
+    colours = [line.get_color() for line in plots.rd_figure(curves, "psnr", "kodak").axes[0].get_lines()]
+    assert len(set(map(str, colours))) == len(colours)
 
 
 @pytest.mark.parametrize("argv,message", [
