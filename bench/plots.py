@@ -36,7 +36,7 @@ STYLES = {  # kind -> matplotlib line style
 }
 
 
-#: 20 distinct colours (tab20's dark shades, then its light ones), so no two curves share one.
+#: 20 distinct colours (tab20's dark shades, then its light ones): up to 20 curves never share one.
 PALETTE = tuple(matplotlib.colormaps["tab20"].colors[::2] + matplotlib.colormaps["tab20"].colors[1::2])
 
 
