@@ -155,14 +155,3 @@ def main(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {out} ({len(curves)} curves)")
     return 0
-
-
-def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.plots", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return main(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(cli())

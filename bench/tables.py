@@ -290,14 +290,3 @@ def main(args: argparse.Namespace) -> int:
     sys.stdout.write(render(rows, anchor, args.dataset, args.metric, args.format,
                             args.per_image))
     return 0
-
-
-def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.tables", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return main(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(cli())
