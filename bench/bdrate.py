@@ -37,6 +37,8 @@ from typing import Sequence, Tuple
 import numpy as np
 from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 
+from bench.errors import UserError
+
 METHODS = ("cubic", "pchip", "akima")
 MIN_POINTS = {"cubic": 4, "pchip": 3, "akima": 3}
 MIN_OVERLAP = 0.75
@@ -46,7 +48,7 @@ FLAG_NON_MONOTONIC_ANCHOR = "non-monotonic-anchor"
 FLAG_NON_MONOTONIC_TEST = "non-monotonic-test"
 
 
-class BDRateError(ValueError):
+class BDRateError(UserError, ValueError):
     """The inputs do not define a Bjontegaard delta (too few points, NaN, no overlap, ...)."""
 
 

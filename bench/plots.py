@@ -128,30 +128,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Draw and save the plot; bad input is one line on stderr and exit status 2."""
+    """Draw and save the plot.  Bad input raises :class:`CurveError` (a user error:
+    ``python -m bench`` reports it in one line, exit status 2)."""
     out = args.out or Path(f"rd_{args.dataset}_{args.metric}.png")
+    if out.suffix.lower() not in FORMATS:
+        raise CurveError(f"--out must end in {', '.join(FORMATS)}: {out}")
+    library = CurveLibrary(args.dataset, args.results, args.anchors)
+    anchor = None
+    if args.anchor != "none":
+        try:
+            anchor = library.resolve(args.anchor)
+        except CurveError:
+            if args.anchor != "vtm17":
+                raise
+            print(f"note: no vtm17 anchor for {args.dataset}; plotting without it", file=sys.stderr)
+    curves = select(library, args.metric, args.codecs, anchor)
+    figure = rd_figure(curves, args.metric, f"{args.dataset}: {METRICS[args.metric][0]}",
+                       focus=not args.full_range)
     try:
-        if out.suffix.lower() not in FORMATS:
-            raise CurveError(f"--out must end in {', '.join(FORMATS)}: {out}")
-        library = CurveLibrary(args.dataset, args.results, args.anchors)
-        anchor = None
-        if args.anchor != "none":
-            try:
-                anchor = library.resolve(args.anchor)
-            except CurveError:
-                if args.anchor != "vtm17":
-                    raise
-                print(f"note: no vtm17 anchor for {args.dataset}; plotting without it",
-                      file=sys.stderr)
-        curves = select(library, args.metric, args.codecs, anchor)
-        figure = rd_figure(curves, args.metric, f"{args.dataset}: {METRICS[args.metric][0]}",
-                           focus=not args.full_range)
         save_atomic(figure, out)
-    except CurveError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except OSError as e:
-        print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
-        return 2
+        raise CurveError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {out} ({len(curves)} curves)")
     return 0

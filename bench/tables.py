@@ -270,23 +270,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Print the table; bad input is one line on stderr and exit status 2."""
-    try:
-        if args.bootstrap < 0:
-            raise CurveError("--bootstrap must be >= 0")
-        library = CurveLibrary(args.dataset, args.results, args.anchors)
-        anchor = library.resolve(args.anchor)
-        if not anchor.points(args.metric)[0].size:
-            raise CurveError(f"anchor {anchor.label} has no {METRICS[args.metric][0]} values")
-        methods = list(METHODS) if args.method == "all" else [args.method]
-        rows = build_rows(library, anchor, args.metric, methods, args.codecs, args.per_image,
-                          args.bootstrap, args.seed)
-    except (CurveError, BDRateError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    """Print the table.  Bad input raises :class:`CurveError` or :class:`BDRateError`
+    (user errors: ``python -m bench`` reports them in one line, exit status 2)."""
+    if args.bootstrap < 0:
+        raise CurveError("--bootstrap must be >= 0")
+    library = CurveLibrary(args.dataset, args.results, args.anchors)
+    anchor = library.resolve(args.anchor)
+    if not anchor.points(args.metric)[0].size:
+        raise CurveError(f"anchor {anchor.label} has no {METRICS[args.metric][0]} values")
+    methods = list(METHODS) if args.method == "all" else [args.method]
+    rows = build_rows(library, anchor, args.metric, methods, args.codecs, args.per_image,
+                      args.bootstrap, args.seed)
     sys.stdout.write(render(rows, anchor, args.dataset, args.metric, args.format,
                             args.per_image))
     return 0

@@ -1,10 +1,10 @@
 """The ``plot`` command renders real image files, atomically, and refuses bad input in one line."""
-import argparse
 
 import pytest
 from PIL import Image
 
 from bench import plots
+from bench.__main__ import main as bench_main
 from bench.published import curve_csv, generate, read_reference, vtm17_clic_rows
 
 
@@ -19,10 +19,7 @@ def anchors(shared_dir, tmp_path_factory):
 
 
 def run(capsys, anchors, results, *argv):
-    parser = argparse.ArgumentParser()
-    plots.add_arguments(parser)
-    rc = plots.main(parser.parse_args(["--anchors", str(anchors), "--results", str(results),
-                                       *argv]))
+    rc = bench_main(["plot", "--anchors", str(anchors), "--results", str(results), *argv])
     out, err = capsys.readouterr()
     return rc, out, err
 

@@ -1,13 +1,12 @@
 """The ``bdrate`` command: the SegPIC CLIC headline from published curves, per-image spread and
 bootstrap on synthetic per-image results, and one-line errors."""
-import argparse
 import csv
 import io
 
 import numpy as np
 import pytest
 
-from bench import tables
+from bench.__main__ import main as bench_main
 from bench.bdrate import bd_rate
 from bench.published import curve_csv, generate, read_reference, vtm17_clic_rows
 
@@ -16,9 +15,7 @@ FACTORS = (0.80, 0.85, 0.90, 0.95, 1.02)  # test rate / anchor rate, per image
 
 
 def run(capsys, *argv):
-    parser = argparse.ArgumentParser()
-    tables.add_arguments(parser)
-    rc = tables.main(parser.parse_args(list(argv)))
+    rc = bench_main(["bdrate", *argv])
     out, err = capsys.readouterr()
     return rc, out, err
 
