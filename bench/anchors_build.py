@@ -30,8 +30,8 @@ from typing import List
 
 from bench.curves import PER_IMAGE_COLUMNS
 from bench.metrics import to_db
-from bench.published import (PublishedError, curve_csv, read_reference, vtm17_clic_rows,
-                             write_text_atomic)
+from bench.published import PublishedError, curve_csv, read_reference, vtm17_clic_rows
+from bench.results import atomic_write
 from bench.vtmlog import VtmLogError, read_vtm_log
 
 CFG = "encoder_intra_vtm.cfg"
@@ -113,7 +113,7 @@ def build(shared: Path, out: Path) -> List[Path]:
         raise AnchorError("no VTM-17.0 CLIC2020 points in reference/rd/vtm_anchors.csv")
     texts["clic2020-pro-valid.csv"] = curve_csv(clic)
     for name, text in texts.items():
-        write_text_atomic(out / name, text)
+        atomic_write(out / name, text)
     return [out / name for name in texts]
 
 

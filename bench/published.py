@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
+from bench.results import atomic_write
+
 CURVE_COLUMNS = ("codec", "dataset", "point", "bpp", "psnr_rgb", "ms_ssim_rgb", "source")
 SOURCE_FILES = ("learned_codecs.csv", "vtm_anchors.csv", "classical_anchors.csv")
 REFERENCE_COLUMNS = ("codec", "dataset", "point", "bpp", "psnr", "ms_ssim", "source")
@@ -245,19 +247,6 @@ def readme(files: Dict[str, List[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def curve_csv(rows: List[dict]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n")
@@ -270,8 +259,8 @@ def generate(shared: Path, out: Path) -> Dict[str, List[dict]]:
     """Write every published curve file and the README under ``out``; returns the files."""
     files = published_files(read_reference(shared))
     for file_name, file_rows in files.items():
-        write_text_atomic(out / file_name, curve_csv(file_rows))
-    write_text_atomic(out / "README.md", readme(files))
+        atomic_write(out / file_name, curve_csv(file_rows))
+    atomic_write(out / "README.md", readme(files))
     return files
 
 
@@ -293,7 +282,7 @@ def main(argv=None) -> int:
     try:
         files = generate(shared, args.out)
         if args.vtm17_clic:
-            write_text_atomic(args.vtm17_clic, curve_csv(vtm17_clic_rows(read_reference(shared))))
+            atomic_write(args.vtm17_clic, curve_csv(vtm17_clic_rows(read_reference(shared))))
     except PublishedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,7 +22,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -51,18 +50,20 @@ def stream_dir(out: Path, dataset: str, label: str) -> Path:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``,
+    so readers see the old or the new file, never part of one.  The file gets the usual
+    permissions (the umask applies).  Every text file the bench writes goes through here."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as f:
+        with open(tmp, "w", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -35,6 +35,8 @@ import numpy as np
 from tabulate import tabulate
 from tqdm import tqdm
 
+from bench.results import atomic_write
+
 SEED = 0
 ARCHS = ("segpic", "stf", "wacnn")
 
@@ -126,9 +128,7 @@ def measure(spec: dict) -> dict:
 
 
 def _save_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1))
 
 
 def _size(text: str):
