@@ -34,13 +34,15 @@ def _read_image(path: Path):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from segpic.codec import first_line
+
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise CliError(f"no such file: {path}") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
-        raise CliError(f"cannot read image {path}: {_one_line(e)}") from None
+        raise CliError(f"cannot read image {path}: {first_line(e)}") from None
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -131,11 +133,6 @@ def build_parser(train_cli=None) -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     train_cli = None
@@ -143,10 +140,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             from segpic.train import cli as train_cli
         except ImportError as e:
-            print(f"{PROG}: error: training is not available in this installation ({_one_line(e)})", file=sys.stderr)
+            from segpic.codec import first_line
+
+            print(f"{PROG}: error: training is not available in this installation ({first_line(e)})", file=sys.stderr)
             return 1
     args = build_parser(train_cli).parse_args(argv)
-    from segpic.codec import CodecError
+    from segpic.codec import CodecError, first_line
     from segpic.fileformat import FormatError
 
     try:
@@ -155,7 +154,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except (CliError, CodecError, FormatError, OSError) as e:
-        print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{PROG}: error: {first_line(e)}", file=sys.stderr)
         return 1
 
 

@@ -39,7 +39,8 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line (its type name when it has none)."""
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
 
@@ -80,7 +81,7 @@ class ImageCodec:
         try:
             model = load_checkpoint(str(path), arch=arch, device=device)
         except CheckpointError as e:
-            raise CodecError(_first_line(e)) from None
+            raise CodecError(first_line(e)) from None
         if arch is None:
             by_class = {target.rsplit(":", 1)[1]: name for name, target in ARCHITECTURES.items()}
             arch = by_class[type(model).__name__]
@@ -142,7 +143,7 @@ class ImageCodec:
         try:
             return self._synthesize(strings, shape, padding, self._kwargs(coded.grid))
         except (ValueError, IndexError) as e:  # a well-formed container with the wrong streams
-            raise FormatError(f"bitstream does not match the model: {_first_line(e)}") from None
+            raise FormatError(f"bitstream does not match the model: {first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
         with _reproducible():
