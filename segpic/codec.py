@@ -10,7 +10,6 @@ crops back.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
 from segpic.models.base import crop, pad_to_multiple
+from segpic.ops.deterministic import deterministic_inference
 
 PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
 
@@ -102,7 +102,7 @@ class ImageCodec:
     def _encode(self, rgb: np.ndarray):
         x = _to_tensor(rgb, self._device())
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
-        with _reproducible():
+        with deterministic_inference():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
         strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
         if shape != _z_shape(*x_pad.shape[2:]):
@@ -146,7 +146,7 @@ class ImageCodec:
             raise FormatError(f"bitstream does not match the model: {first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
-        with _reproducible():
+        with deterministic_inference():
             x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
         return _to_uint8(crop(x_hat, padding))
 
@@ -157,25 +157,6 @@ class ImageCodec:
 
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
-
-
-@contextlib.contextmanager
-def _reproducible():
-    """Inference mode with oneDNN (mkldnn) convolutions off.
-
-    The decoder must reproduce the encoder's means and scales bit for bit, or the rANS
-    decoder reads other symbols.  oneDNN's convolutions sum in an order that depends on the
-    thread count (measured: a SegPIC stream encoded with 1 thread decoded to garbage with 2);
-    PyTorch's native convolution goes through MKL's GEMM, which ``MKL_CBWR`` (set in
-    ``segpic/__init__.py``) keeps reproducible.
-    """
-    enabled = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        torch.backends.mkldnn.enabled = enabled
 
 
 def _z_shape(height: int, width: int) -> Tuple[int, int]:

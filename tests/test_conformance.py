@@ -27,3 +27,16 @@ def test_conformance(arch, shared_dir, check, capsys):
     report = capsys.readouterr().out
     assert status == 0, report
     assert "0 failures" in report
+
+
+@pytest.mark.parametrize("arch", ["segpic", pytest.param("wacnn", marks=pytest.mark.heavy), pytest.param("stf", marks=pytest.mark.heavy)])
+def test_conformance_with_gemm_convolutions(arch, shared_dir, check, capsys):
+    """The codec's deterministic inference, where every k x k and transposed convolution runs
+    as banded GEMMs, is just as conformant: same outputs, bits and byte-identical streams."""
+    from segpic.ops.deterministic import deterministic_inference
+
+    with deterministic_inference():
+        status = check.main([str(shared_dir / "conformance" / arch)])
+    report = capsys.readouterr().out
+    assert status == 0, report
+    assert "0 failures" in report

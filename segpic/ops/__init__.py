@@ -1,0 +1,2 @@
+"""Numerical building blocks of inference: convolutions as banded GEMMs and the
+deterministic-inference context that routes a model's convolutions to them."""

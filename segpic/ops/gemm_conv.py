@@ -1,0 +1,135 @@
+"""Convolutions as banded GEMMs: the same numbers at any thread count, bounded memory.
+
+Every output pixel is one dot product over (input channel, tap), computed by MKL's SGEMM,
+whose summation order does not depend on the number of threads under strict conditional
+numerical reproducibility (``MKL_CBWR=...,STRICT``, set by ``segpic/__init__.py``). The
+split of the work into bands depends on the tensor shapes only, so a result depends on the
+shapes and the CPU, never on the thread count. oneDNN's convolutions (PyTorch's default)
+change their 1x1 and small-map summation order with the thread count, and PyTorch's own
+im2col path materializes the whole (C_in k^2, H_out W_out) column matrix: 3.3 GB for the
+second 5x5 convolution of a 2048x1344 image.
+
+The tap formulation. A zero-padded source S (C_in, H_s, W_s) is flattened row-major. For a
+stride-1 correlation, output pixel (i, j) reads S[:, i + dy, j + dx] at flat index
+(i W_s + j) + (dy W_s + dx): every tap is a constant offset. So a band of output rows,
+computed on the full source width W_s, is
+
+    out[:, band] = b + sum_t W_t @ S_flat[:, o_t + band]        (one GEMM per tap)
+
+where each S_flat[:, o_t + band] is a strided view of S that the GEMM reads in place (no
+im2col copy), the taps accumulate in tap order, and the W_s - W_out columns past the right
+edge are discarded.
+Stride 2 is the same on the four polyphase components of the input (tap (ky, kx) reads
+phase (ky mod 2, kx mod 2) at offset (ky div 2, kx div 2)); a stride-2 transposed
+convolution is four stride-1 correlations, one per output phase, interleaved.
+"""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["conv2d", "conv_transpose2d", "BAND_COLUMNS"]
+
+# Target GEMM width (output pixels per band, counted on the padded source width): wide
+# enough for full-speed SGEMM, small enough that a band's columns stay in cache.
+BAND_COLUMNS = 4096
+
+
+def _pair(v) -> Tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _tap_gemm(sources: Sequence[torch.Tensor], taps: Sequence[Tuple[int, int, int]],
+              w_taps: Sequence[torch.Tensor], bias, out: torch.Tensor) -> None:
+    """out (C_out, H_o, W_o) = bias + sum over taps t of w_taps[t] @ (source shifted by tap t).
+
+    sources: zero-padded (C_in, H_s, W_s) maps of one image, all the same size, with at least
+        one spare zero row at the bottom so that the last band's reads stay inside;
+    taps: (source index, dy, dx) per tap;
+    w_taps: one contiguous (C_out, C_in) matrix per tap.
+    """
+    c_in, _, w_s = sources[0].shape
+    h_o, w_o = out.shape[1:]
+    flat = [s.reshape(c_in, -1) for s in sources]
+    rows = max(1, BAND_COLUMNS // w_s)
+    for r0 in range(0, h_o, rows):
+        r1 = min(h_o, r0 + rows)
+        n = (r1 - r0) * w_s
+        acc = None
+        for w_t, (src, dy, dx) in zip(w_taps, taps):
+            start = (r0 + dy) * w_s + dx
+            view = flat[src][:, start : start + n]  # a strided matrix: no copy
+            if acc is None:
+                acc = torch.addmm(bias[:, None], w_t, view) if bias is not None else w_t @ view
+            else:
+                acc.addmm_(w_t, view)
+        out[:, r0:r1].copy_(acc.view(-1, r1 - r0, w_s)[:, :, :w_o])
+
+
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0) -> torch.Tensor:
+    """Cross-correlation like ``F.conv2d`` (groups 1, dilation 1, stride 1 or 2, zero padding).
+
+    x: (B, C_in, H, W); weight: (C_out, C_in, kh, kw); returns (B, C_out, H_out, W_out).
+    """
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    B, c_in, H, W = x.shape
+    c_out, _, kh, kw = weight.shape
+    h_o, w_o = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    out = torch.empty(B, c_out, h_o, w_o, dtype=x.dtype, device=x.device)
+    if (sh, sw) not in ((1, 1), (2, 2)):
+        raise NotImplementedError(f"stride {stride}")
+    taps_k = [(ky, kx) for ky in range(kh) for kx in range(kw)]
+    per_tap = weight.permute(2, 3, 0, 1).contiguous()  # (kh, kw, C_out, C_in)
+    w_taps = [per_tap[ky, kx] for ky, kx in taps_k]
+    s = sh
+    # pad to the stride's multiple, plus spare zero rows so the last band reads inside
+    hp = -(-(H + 2 * ph) // s) * s + s
+    wp = -(-(W + 2 * pw) // s) * s
+    for b in range(B):
+        xp = F.pad(x[b], (pw, wp - W - pw, ph, hp - H - ph))
+        if s == 1:
+            sources = [xp]
+            taps = [(0, ky, kx) for ky, kx in taps_k]
+        else:
+            sources = [xp[:, a::2, c::2].contiguous() for a in (0, 1) for c in (0, 1)]
+            taps = [(2 * (ky % 2) + kx % 2, ky // 2, kx // 2) for ky, kx in taps_k]
+        _tap_gemm(sources, taps, w_taps, bias, out[b])
+    return out
+
+
+def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0,
+                     output_padding=0) -> torch.Tensor:
+    """Transposed convolution like ``F.conv_transpose2d`` (groups 1, dilation 1).
+
+    x: (B, C_in, H, W); weight: (C_in, C_out, kh, kw);
+    returns (B, C_out, (H-1) s - 2p + kh + op, (W-1) s - 2p + kw + op).
+
+    Output row o = s m + r receives x[i] w[kk] for o = s i - p + kk, i.e. the taps
+    kk = (r + p) mod s + s j read x[m + (r + p) div s - j]: per output phase r, a stride-1
+    correlation with the taps of that residue (flipped), done by ``_tap_gemm``.
+    """
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    oph, opw = _pair(output_padding)
+    B, c_in, H, W = x.shape
+    _, c_out, kh, kw = weight.shape
+    h_o = (H - 1) * sh - 2 * ph + kh + oph
+    w_o = (W - 1) * sw - 2 * pw + kw + opw
+    out = torch.empty(B, c_out, h_o, w_o, dtype=x.dtype, device=x.device)
+    if not (0 <= ph < kh and 0 <= pw < kw):
+        raise NotImplementedError(f"padding {padding} for a {kh}x{kw} kernel")
+    # margin: the largest |offset| a tap can have, so every read lands in the padded source
+    mh, mw = kh // sh + 1, kw // sw + 1
+    per_tap = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C_out, C_in)
+    for b in range(B):
+        xp = F.pad(x[b], (mw, mw, mh, mh + 1))
+        for r in range(min(sh, h_o)):
+            rows_k = [((r + ph) % sh + sh * j, (r + ph) // sh - j) for j in range(kh) if (r + ph) % sh + sh * j < kh]
+            for c in range(min(sw, w_o)):
+                cols_k = [((c + pw) % sw + sw * j, (c + pw) // sw - j) for j in range(kw) if (c + pw) % sw + sw * j < kw]
+                taps = [(0, mh + dy, mw + dx) for _, dy in rows_k for _, dx in cols_k]
+                w_taps = [per_tap[ky, kx] for ky, _ in rows_k for kx, _ in cols_k]
+                _tap_gemm([xp], taps, w_taps, bias, out[b, :, r::sh, c::sw])
+    return out
+
