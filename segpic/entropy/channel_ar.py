@@ -23,12 +23,13 @@ entropy-model parameters keep the reference state_dict names ``cc_mean_transform
             super().__init__(M=320, num_slices=10, max_support_slices=5)
 
     y_hat, y_likelihoods = self.latent_forward(y, mu_lat, sigma_lat)    # training / eval
-    y_strings, y_hat     = self.latent_compress(y, mu_lat, sigma_lat)   # list[bytes], one per item
+    y_strings            = self.latent_compress(y, mu_lat, sigma_lat)   # list[bytes], one per item
     y_hat                = self.latent_decompress(y_strings, mu_lat, sigma_lat)
 
 ``latent_compress`` writes all slices of a batch item into one rANS stream; decoding repeats
-the encoder's arithmetic exactly, so ``latent_decompress`` returns the encoder's y_hat bit for
-bit. ``update(force=True)`` (inherited) builds the Gaussian CDF tables for the default
+the encoder's arithmetic exactly, so ``latent_decompress`` returns the y_hat the encoder's
+networks imply, bit for bit. The encoder runs the LRP only on the slices that condition
+later ones (the first K): the others' y_hat is the decoder's business. ``update(force=True)`` (inherited) builds the Gaussian CDF tables for the default
 64-level scale table exp(linspace(ln 0.11, ln 256, 64)).
 """
 from typing import List, Optional, Tuple
@@ -108,6 +109,10 @@ class ChannelAR(CompressionModel):
     def _num_support(self, i: int) -> int:
         return i if self.max_support_slices < 0 else min(i, self.max_support_slices)
 
+    def _conditions_later_slices(self, i: int) -> bool:
+        """Whether y_hat_i is in the support of a later slice."""
+        return i < self.num_slices - 1 and (self.max_support_slices < 0 or i < self.max_support_slices)
+
     def _slice_params(self, i: int, mu_lat, sigma_lat, decoded: List[torch.Tensor]):
         """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i."""
         support = decoded[: self._num_support(i)]
@@ -143,8 +148,8 @@ class ChannelAR(CompressionModel):
             gc.offset.reshape(-1).int().tolist(),
         )
 
-    def latent_compress(self, y, mu_lat, sigma_lat) -> Tuple[List[bytes], torch.Tensor]:
-        """Code y (B, M, h, w): one rANS stream per batch item. Returns (strings, y_hat)."""
+    def latent_compress(self, y, mu_lat, sigma_lat) -> List[bytes]:
+        """Code y (B, M, h, w): one rANS stream per batch item."""
         gc = self.gaussian_conditional
         decoded, symbols, indexes = [], [], []
         for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
@@ -152,7 +157,8 @@ class ChannelAR(CompressionModel):
             q = gc.quantize(y_slice, "symbols", mu)
             symbols.append(q)
             indexes.append(gc.build_indexes(sigma))
-            decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
+            if self._conditions_later_slices(i):
+                decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
         cdf, cdf_lengths, offsets = self._coder_tables()
         strings = []
         for b in range(y.shape[0]):
@@ -162,7 +168,7 @@ class ChannelAR(CompressionModel):
                     q[b].reshape(-1).tolist(), idx[b].reshape(-1).tolist(), cdf, cdf_lengths, offsets
                 )
             strings.append(encoder.flush())
-        return strings, torch.cat(decoded, dim=1)
+        return strings
 
     def latent_decompress(self, strings: List[bytes], mu_lat, sigma_lat) -> torch.Tensor:
         """Decode y_hat (B, M, h, w) from one stream per item; h, w are taken from mu_lat."""

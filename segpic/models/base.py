@@ -68,7 +68,7 @@ class HyperpriorChannelAR(ChannelAR):
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        y_strings, _ = self.latent_compress(y, self.h_mean_s(z_hat), self.h_scale_s(z_hat))
+        y_strings = self.latent_compress(y, self.h_mean_s(z_hat), self.h_scale_s(z_hat))
         return {"strings": [y_strings, z_strings], "shape": list(z.shape[-2:])}
 
     def decompress(self, strings, shape) -> dict:

@@ -120,7 +120,7 @@ class SegPIC(HyperpriorChannelAR):
         z = self.h_a(self.dyn_enc_hyper(y, P2))
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        y_strings, _ = self.latent_compress(y, *self._hyper_params(z_hat, P2))
+        y_strings = self.latent_compress(y, *self._hyper_params(z_hat, P2))
         return {"strings": [y_strings, z_strings, q1_strings, q2_strings], "shape": list(z.shape[-2:])}
 
     def decompress(self, strings, shape, grid: int = 4) -> dict:
