@@ -4,11 +4,16 @@
 
 s and b are generated per pixel from v itself (no mask or prototype input). The paper's figure
 draws v * s; the reference code uses (1 + s).
+
+Without autograd (inference), the per-pixel GDN and SAL of a block run on bands of rows
+(segpic.ops.rowwise), so that their full-size temporaries never exist at once.
 """
 import torch
 import torch.nn as nn
 from compressai.layers import GDN, conv1x1
 from compressai.models.utils import conv, deconv
+
+from segpic.ops.rowwise import map_rows
 
 __all__ = ["ScaleAffine", "DownSAL", "UpSAL"]
 
@@ -37,7 +42,11 @@ class DownSAL(nn.Module):
         self.scales_bias = ScaleAffine(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scales_bias(self.conv_groups(x))
+        if torch.is_grad_enabled():
+            return self.scales_bias(self.conv_groups(x))
+        conv, gdn = self.conv_groups
+        y = conv(x)
+        return map_rows(lambda band: self.scales_bias(gdn(band)), y, out=y)
 
 
 class UpSAL(nn.Module):
@@ -53,4 +62,8 @@ class UpSAL(nn.Module):
         self.conv_groups = nn.Sequential(deconv(in_channels, out_channels), GDN(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_groups(self.scales_bias(x))
+        if torch.is_grad_enabled():
+            return self.conv_groups(self.scales_bias(x))
+        deconv, gdn = self.conv_groups
+        y = deconv(map_rows(self.scales_bias, x))
+        return map_rows(gdn, y, out=y)

@@ -14,12 +14,18 @@ API (stable; used by WAM here and by STF's Swin blocks):
 Attention per head (Liu et al., Swin Transformer, 2021):
     Attn(Q, K, V) = softmax(Q K^T / sqrt(d) + B + mask) V,  d = C / num_heads,
 with B the learned relative-position bias gathered from a ((2ws-1)^2, heads) table.
+
+Without autograd (inference), windows are attended WINDOW_CHUNK at a time: the
+(windows, heads, N, N) score tensors of a 1/4-scale map of a 2048x1344 image take 352 MB
+each, and several exist at once.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["WindowAttention", "window_partition", "window_reverse", "shifted_window_mask"]
+
+WINDOW_CHUNK = 256  # windows per attention call at inference
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -98,6 +104,19 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor = None) -> torch.Tensor:
         """x: (B*nW, N=ws*ws, C); mask: None or (nW, N, N). Returns (B*nW, N, C)."""
+        Bw = x.shape[0]
+        if torch.is_grad_enabled() or Bw <= WINDOW_CHUNK:
+            return self._attend(x, mask)
+        nW = Bw if mask is None else mask.shape[0]
+        out = torch.empty_like(x)
+        for b0 in range(0, Bw, nW):  # batch items, then chunks of their windows
+            for w0 in range(0, nW, WINDOW_CHUNK):
+                w1 = min(nW, w0 + WINDOW_CHUNK)
+                out[b0 + w0 : b0 + w1] = self._attend(x[b0 + w0 : b0 + w1], None if mask is None else mask[w0:w1])
+        return out
+
+    def _attend(self, x: torch.Tensor, mask: torch.Tensor = None) -> torch.Tensor:
+        """Attention on windows x (B*nW, N, C) with mask None or (nW, N, N)."""
         Bw, N, C = x.shape
         h = self.num_heads
         q, k, v = self.qkv(x).reshape(Bw, N, 3, h, C // h).permute(2, 0, 3, 1, 4)

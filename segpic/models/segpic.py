@@ -13,6 +13,11 @@ Region-Adaptive Transforms fed by coded prototypes, and two prototype codecs.
 
 P^ denotes the prototypes expanded to per-pixel maps. Real coding (compress/decompress)
 uses grid prototypes only, as the reference; masks are training-time privileged information.
+
+Memory. Without autograd, on images of more than BAND_PIXELS pixels, the two full-resolution
+down-blocks of g_a1 and the two up-blocks + output conv of g_s1 run on bands of rows with a
+halo that covers their receptive field (segpic.ops.rowwise.map_row_bands), so their
+half-resolution 192-channel maps (528 MB each for 2048x1344) never exist whole.
 """
 from typing import Optional
 
@@ -29,10 +34,17 @@ from segpic.entropy.prototypes import (
 from segpic.layers.rat import RegionAdaptiveTransform
 from segpic.layers.sal import DownSAL, UpSAL
 from segpic.layers.wam import WAM
+from segpic.ops.rowwise import map_row_bands
 
 from .base import HyperpriorChannelAR
 
-__all__ = ["SegPIC"]
+__all__ = ["SegPIC", "BAND_PIXELS"]
+
+BAND_PIXELS = 1 << 20  # full-resolution pixels per band of the outer blocks at inference
+# Halos (rows of the block input) covering the receptive fields of the banded blocks: two
+# 5x5/2 down-blocks read full rows 4k-6 .. 4k+6 for 1/4-scale row k (rounded up to the
+# stride alignment 4); two 5x5/2 up-blocks read 1/4-scale rows within 2 of o/4.
+HEAD_HALO, TAIL_HALO = 8, 2
 
 
 class SegPIC(HyperpriorChannelAR):
@@ -80,6 +92,28 @@ class SegPIC(HyperpriorChannelAR):
         p_hat, lk = code_prototypes(grid_pool(feature, grid), analysis, bottleneck, synthesis)
         return grid_expand(p_hat, feature.shape[-2:]), lk
 
+    @staticmethod
+    def _band_rows(height: int, width: int) -> int:
+        """Full-resolution rows per band (a multiple of 64); >= height means one band."""
+        return max(64, BAND_PIXELS // width // 64 * 64)
+
+    def _g_a1(self, x):
+        """g_a1: (B, 3, H, W) -> (B, N, H/4, W/4), the down-blocks banded at inference."""
+        head, wam = self.g_a1[:2], self.g_a1[2]
+        rows = self._band_rows(*x.shape[-2:])
+        if torch.is_grad_enabled() or rows >= x.shape[-2]:
+            return wam(head(x))
+        return wam(map_row_bands(head, x, 1, 4, HEAD_HALO, rows))
+
+    def _g_s1(self, h):
+        """g_s1: (B, N, H/4, W/4) -> (B, 3, H, W), the up-blocks banded at inference."""
+        wam, tail = self.g_s1[0], self.g_s1[1:]
+        h = wam(h)
+        rows = self._band_rows(4 * h.shape[-2], 4 * h.shape[-1])
+        if torch.is_grad_enabled() or rows >= 4 * h.shape[-2]:
+            return tail(h)
+        return map_row_bands(tail, h, 4, 1, TAIL_HALO, rows // 4)
+
     def _hyper_params(self, z_hat, protos):
         mu = self.dyn_dec_hyper_means(self.h_mean_s(z_hat), protos)
         sigma = self.dyn_dec_hyper_scales(self.h_scale_s(z_hat), protos)
@@ -91,13 +125,13 @@ class SegPIC(HyperpriorChannelAR):
         if mask is not None:
             mask4 = subsample_labels(mask, 4)
             mask16 = subsample_labels(mask4, 4)
-        y1 = self.g_a1(x)
+        y1 = self._g_a1(x)
         P1, q1_likelihoods = self._prototypes(y1, mask4, grid, self.g_ab, self.entropy_bottleneck_b, self.g_sb)
         y = self.g_a2(self.dyn_encoder(y1, P1))
         P2, q2_likelihoods = self._prototypes(y, mask16, grid, self.g_ab2, self.entropy_bottleneck_b2, self.g_sb2)
         z_hat, z_likelihoods = quantize_bottleneck(self.entropy_bottleneck, self.h_a(self.dyn_enc_hyper(y, P2)))
         y_hat, y_likelihoods = self.latent_forward(y, *self._hyper_params(z_hat, P2))
-        x_hat = self.g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))
+        x_hat = self._g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))
         return {
             "x_hat": x_hat,
             "likelihoods": {"y": y_likelihoods, "z": z_likelihoods,
@@ -113,7 +147,7 @@ class SegPIC(HyperpriorChannelAR):
         return grid_expand(synthesis(bottleneck.decompress(strings, (grid, grid))), size)
 
     def compress(self, x: torch.Tensor, grid: int = 4) -> dict:
-        y1 = self.g_a1(x)
+        y1 = self._g_a1(x)
         q1_strings, P1 = self._grid_prototypes_encode(y1, grid, self.g_ab, self.entropy_bottleneck_b, self.g_sb)
         y = self.g_a2(self.dyn_encoder(y1, P1))
         q2_strings, P2 = self._grid_prototypes_encode(y, grid, self.g_ab2, self.entropy_bottleneck_b2, self.g_sb2)
@@ -130,4 +164,4 @@ class SegPIC(HyperpriorChannelAR):
         P1 = self._grid_prototypes_decode(q1_strings, (16 * h, 16 * w), grid, self.entropy_bottleneck_b, self.g_sb)
         z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
         y_hat = self.latent_decompress(y_strings, *self._hyper_params(z_hat, P2))
-        return {"x_hat": self.g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))}
+        return {"x_hat": self._g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))}
