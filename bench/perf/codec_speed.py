@@ -2,7 +2,7 @@
 
     python -m bench.perf.codec_speed [--image PNG] [--archs segpic stf wacnn]
         [--sizes 768x512 2048x1365] [--threads 1 2] [--runs 3] [--large-archs segpic]
-        [--out speed.json]
+        [--variants ours reference] [--out speed.json]
 
 Each (architecture, size, threads, operation) is measured in a fresh Python
 process, so that the peak resident memory it reports (``ru_maxrss``) belongs to
@@ -14,7 +14,12 @@ padding and the container) is reported.
 The networks have full-size default configurations with random weights from a
 fixed seed: time and memory depend on the architecture and image size, not on
 training.  The image is ``--image`` resized (Lanczos) to each size; without it, a
-deterministic synthetic image is used.  Not a test: it takes minutes.  With
+deterministic synthetic image is used.
+
+``--variants reference`` also measures SegPIC the way the authors' implementation runs
+(:mod:`bench.perf.reference_segpic`: default oneDNN convolutions, Unfold + einsum DPSConv,
+whole maps), side by side with ours: same weights, same image, same machine, same run, the
+cases interleaved so that a change of machine load hits both.  Not a test: it takes minutes.  With
 ``--out`` every finished measurement is saved at once, and a rerun with the same file
 skips what it holds, so an interrupted run resumes.
 """
@@ -39,6 +44,7 @@ from bench.results import atomic_write
 
 SEED = 0
 ARCHS = ("segpic", "stf", "wacnn")
+VARIANTS = ("ours", "reference")  # reference: SegPIC only
 
 
 def build_model(arch: str):
@@ -84,25 +90,25 @@ def _worker(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(spec["threads"])
-    from segpic.codec import ImageCodec
-
     model = build_model(spec["arch"])
-    sha = hashlib.sha256(f"{spec['arch']}-seed{SEED}".encode()).hexdigest()
-    codec = ImageCodec(model, spec["arch"], sha)
+    if spec.get("variant", "ours") == "reference":
+        encode, decode = _reference_ops(model)
+    else:
+        encode, decode = _codec_ops(model, spec["arch"])
     rgb = np.load(spec["image"])
     load_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # high-water mark before the operation
     times = []
     if spec["op"] == "encode":
         for _ in range(spec["runs"]):
             t0 = time.perf_counter()
-            data = codec.encode(rgb)
+            data = encode(rgb)
             times.append(time.perf_counter() - t0)
         Path(spec["bitstream"]).write_bytes(data)
     else:
         data = Path(spec["bitstream"]).read_bytes()
         for _ in range(spec["runs"]):
             t0 = time.perf_counter()
-            codec.decode(data)
+            decode(data)
             times.append(time.perf_counter() - t0)
     return {
         "seconds": statistics.median(times),
@@ -110,6 +116,37 @@ def _worker(spec: dict) -> dict:
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "bytes": len(data),
     }
+
+
+def _codec_ops(model, arch: str):
+    """encode(rgb) -> bytes and decode(bytes) of our ImageCodec (container included)."""
+    from segpic.codec import ImageCodec
+
+    codec = ImageCodec(model, arch, hashlib.sha256(f"{arch}-seed{SEED}".encode()).hexdigest())
+    return codec.encode, codec.decode
+
+
+def _reference_ops(model):
+    """encode/decode of the reference formulation; the 'bytes' are the pickled streams."""
+    import io
+    import pickle
+
+    import torch
+
+    from bench.perf.reference_segpic import reference_decode, reference_encode, to_reference
+
+    model = to_reference(model.eval())
+    with torch.no_grad():
+        model.update(force=True)
+
+    def encode(rgb):
+        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+        return pickle.dumps(reference_encode(model, x))
+
+    def decode(data):
+        return reference_decode(model, pickle.load(io.BytesIO(data)))
+
+    return encode, decode
 
 
 def measure(spec: dict) -> dict:
@@ -125,6 +162,10 @@ def measure(spec: dict) -> dict:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"{spec['arch']} {spec['op']} failed: {tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _key(arch: str, w: int, h: int, threads: int, variant: str) -> str:
+    return f"{arch} {w}x{h} {threads}" + ("" if variant == "ours" else f" {variant}")
 
 
 def _save_json(path: Path, data: dict) -> None:
@@ -147,6 +188,8 @@ def main(argv=None) -> int:
     p.add_argument("--large-archs", nargs="*", choices=ARCHS, default=None,
                    help="architectures measured at sizes above 768x512 (default: all of --archs)")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=["ours"],
+                   help="reference: also SegPIC in the authors' formulation, side by side")
     p.add_argument("--runs", type=int, default=3, help="runs per operation; the median is reported")
     p.add_argument("--out", type=Path, help="JSON file of finished measurements (resume cache)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -159,11 +202,13 @@ def main(argv=None) -> int:
         return 1
     large = args.archs if args.large_archs is None else args.large_archs
     jobs = [
-        (arch, size, threads)
+        (arch, size, threads, variant)
         for size in args.sizes
         for arch in args.archs
         if size[0] * size[1] <= 768 * 512 or arch in large
         for threads in args.threads
+        for variant in args.variants
+        if variant == "ours" or arch == "segpic"
     ]
     done = json.loads(args.out.read_text()) if args.out and args.out.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,12 +217,12 @@ def main(argv=None) -> int:
             images[(w, h)] = str(Path(tmp, f"{w}x{h}.npy"))
             np.save(images[(w, h)], test_image(args.image, w, h))
         try:
-            for arch, (w, h), threads in tqdm(jobs, desc="codec_speed", unit="case"):
-                key = f"{arch} {w}x{h} {threads}"
+            for arch, (w, h), threads, variant in tqdm(jobs, desc="codec_speed", unit="case"):
+                key = _key(arch, w, h, threads, variant)
                 if key in done:
                     continue
-                spec = dict(arch=arch, threads=threads, runs=args.runs, image=images[(w, h)],
-                            bitstream=str(Path(tmp, f"{arch}-{w}x{h}.sgp")))
+                spec = dict(arch=arch, threads=threads, runs=args.runs, image=images[(w, h)], variant=variant,
+                            bitstream=str(Path(tmp, f"{arch}-{variant}-{w}x{h}.sgp")))
                 done[key] = {"encode": measure(dict(spec, op="encode")), "decode": measure(dict(spec, op="decode"))}
                 if args.out:
                     _save_json(args.out, done)
@@ -188,18 +233,23 @@ def main(argv=None) -> int:
             print(f"codec_speed: error: {e}", file=sys.stderr)
             return 1
     rows = []
-    for arch, (w, h), threads in jobs:
-        r = done.get(f"{arch} {w}x{h} {threads}")
+    for arch, (w, h), threads, variant in jobs:
+        r = done.get(_key(arch, w, h, threads, variant))
         if r:
             enc, dec = r["encode"], r["decode"]
-            rows.append([arch, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
-                         f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{dec['load_mib']:.0f}",
-                         f"{8 * enc['bytes'] / (w * h):.3f}"])
-    print(tabulate(rows, headers=["arch", "size", "threads", "encode s", "decode s",
-                                  "encode peak MiB", "decode peak MiB", "loaded MiB", "bpp (random weights)"]))
+            ref = done.get(_key(arch, w, h, threads, "reference")) if variant == "ours" else None
+            ratio = ""
+            if ref:
+                ratio = (f"{(enc['seconds'] + dec['seconds']) / (ref['encode']['seconds'] + ref['decode']['seconds']):.2f} / "
+                         f"{max(enc['peak_mib'], dec['peak_mib']) / max(ref['encode']['peak_mib'], ref['decode']['peak_mib']):.2f}")
+            rows.append([arch, variant, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
+                         f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{dec['load_mib']:.0f}", ratio])
+    print(tabulate(rows, headers=["arch", "variant", "size", "threads", "encode s", "decode s", "encode peak MiB",
+                                  "decode peak MiB", "loaded MiB", "time / peak vs reference"]))
     print(f"median of {args.runs} runs per cell; random weights (seed {SEED}); "
           f"peak = max RSS of a fresh process that builds the model and runs the operation; "
-          f"loaded = its max RSS before the operation")
+          f"loaded = its max RSS before the operation; vs reference: (encode + decode time) and "
+          f"max(encode, decode) peak, each over the reference formulation's")
     return 0
 
 
