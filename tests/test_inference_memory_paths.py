@@ -42,7 +42,8 @@ def test_gemm_conv_transpose2d_equals_conv_transpose2d(size, k, stride, pad, out
 
 
 def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
-    """k x k and transposed convolutions go to the GEMMs; 1x1 and grouped ones don't."""
+    """k x k and transposed convolutions go to the GEMMs; 1x1, grouped, dilated ones and
+    transposed ones with a kernel smaller than their stride don't."""
     calls = []
     monkeypatch.setattr(gemm_conv, "conv2d", lambda *a, **k: calls.append("conv2d") or F.conv2d(*a, **k))
     monkeypatch.setattr(gemm_conv, "conv_transpose2d", lambda *a, **k: calls.append("deconv") or F.conv_transpose2d(*a, **k))
@@ -53,6 +54,8 @@ def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
         nn.Conv2d(4, 4, 1)(x)
         nn.Conv2d(4, 8, 3, padding=1, groups=4)(x)
         nn.ConvTranspose2d(4, 4, 5, 2, 2, 1)(x)
+        nn.Conv2d(4, 4, 3, padding=2, dilation=2)(x)
+        nn.ConvTranspose2d(4, 4, 2, stride=3)(x)
         assert not torch.backends.mkldnn.enabled
     assert calls == ["conv2d", "conv2d", "deconv"]
 

@@ -66,7 +66,7 @@ class _GemmConvolutions(TorchFunctionMode):
             b = _args(("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
                       (None, None, None, 1, 0, 0, 1, 1), args, kwargs)
             x, w = b["input"], b["weight"]
-            if _plain(b, x, w):
+            if _plain(b, x, w) and gemm_conv.transpose_supported(w, b["stride"], b["padding"]):
                 return gemm_conv.conv_transpose2d(x, w, b["bias"], b["stride"], b["padding"], b["output_padding"])
         return func(*args, **kwargs)
 

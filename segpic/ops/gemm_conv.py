@@ -28,7 +28,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["conv2d", "conv_transpose2d", "BAND_COLUMNS"]
+__all__ = ["conv2d", "conv_transpose2d", "transpose_supported", "BAND_COLUMNS"]
 
 # Target GEMM width (output pixels per band, counted on the padded source width): wide
 # enough for full-speed SGEMM, small enough that a band's columns stay in cache.
@@ -75,10 +75,10 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0
     ph, pw = _pair(padding)
     B, c_in, H, W = x.shape
     c_out, _, kh, kw = weight.shape
-    h_o, w_o = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
-    out = torch.empty(B, c_out, h_o, w_o, dtype=x.dtype, device=x.device)
     if (sh, sw) not in ((1, 1), (2, 2)):
         raise NotImplementedError(f"stride {stride}")
+    h_o, w_o = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    out = torch.empty(B, c_out, h_o, w_o, dtype=x.dtype, device=x.device)
     taps_k = [(ky, kx) for ky in range(kh) for kx in range(kw)]
     per_tap = weight.permute(2, 3, 0, 1).contiguous()  # (kh, kw, C_out, C_in)
     w_taps = [per_tap[ky, kx] for ky, kx in taps_k]
@@ -98,6 +98,14 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0
     return out
 
 
+def transpose_supported(weight: torch.Tensor, stride, padding) -> bool:
+    """Whether ``conv_transpose2d`` takes this kernel (C_in, C_out, kh, kw), stride and padding:
+    every output phase needs a tap (k >= s) and the padding must stay inside the kernel."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    kh, kw = weight.shape[-2:]
+    return 0 <= ph < kh and 0 <= pw < kw and kh >= sh >= 1 and kw >= sw >= 1
+
+
 def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0,
                      output_padding=0) -> torch.Tensor:
     """Transposed convolution like ``F.conv_transpose2d`` (groups 1, dilation 1).
@@ -114,11 +122,11 @@ def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1,
     oph, opw = _pair(output_padding)
     B, c_in, H, W = x.shape
     _, c_out, kh, kw = weight.shape
+    if not transpose_supported(weight, stride, padding):
+        raise NotImplementedError(f"padding {padding} and stride {stride} for a {kh}x{kw} kernel")
     h_o = (H - 1) * sh - 2 * ph + kh + oph
     w_o = (W - 1) * sw - 2 * pw + kw + opw
     out = torch.empty(B, c_out, h_o, w_o, dtype=x.dtype, device=x.device)
-    if not (0 <= ph < kh and 0 <= pw < kw):
-        raise NotImplementedError(f"padding {padding} for a {kh}x{kw} kernel")
     # margin: the largest |offset| a tap can have, so every read lands in the padded source
     mh, mw = kh // sh + 1, kw // sw + 1
     per_tap = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C_out, C_in)
