@@ -48,6 +48,7 @@ def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
     monkeypatch.setattr(gemm_conv, "conv2d", lambda *a, **k: calls.append("conv2d") or F.conv2d(*a, **k))
     monkeypatch.setattr(gemm_conv, "conv_transpose2d", lambda *a, **k: calls.append("deconv") or F.conv_transpose2d(*a, **k))
     x = torch.randn(1, 4, 16, 16)
+    mkldnn, tf32 = torch.backends.mkldnn.enabled, torch.backends.cudnn.allow_tf32
     with deterministic_inference():
         nn.Conv2d(4, 4, 3, padding=1)(x)
         nn.Conv2d(4, 4, 5, stride=2, padding=2)(x)
@@ -57,7 +58,9 @@ def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
         nn.Conv2d(4, 4, 3, padding=2, dilation=2)(x)
         nn.ConvTranspose2d(4, 4, 2, stride=3)(x)
         assert not torch.backends.mkldnn.enabled
+        assert not torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.deterministic
     assert calls == ["conv2d", "conv2d", "deconv"]
+    assert torch.backends.mkldnn.enabled == mkldnn and torch.backends.cudnn.allow_tf32 == tf32
 
 
 def test_down_and_up_blocks_by_rows_equal_plain(monkeypatch):
