@@ -100,7 +100,7 @@ class ImageCodec:
         return self._synthesize(strings, shape, padding, self._kwargs(self.grid))
 
     def _encode(self, rgb: np.ndarray):
-        x = _to_tensor(rgb, self._device())
+        x = rgb_to_tensor(rgb, self._device())
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
         with deterministic_inference():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
@@ -164,7 +164,7 @@ def _z_shape(height: int, width: int) -> Tuple[int, int]:
     return height // 64, width // 64
 
 
-def _to_tensor(rgb: np.ndarray, device) -> torch.Tensor:
+def rgb_to_tensor(rgb: np.ndarray, device="cpu") -> torch.Tensor:
     """H x W x 3 uint8 -> (1, 3, H, W) float32 in [0, 1]."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         desc = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__

@@ -128,23 +128,22 @@ def _codec_ops(model, arch: str):
 
 def _reference_ops(model):
     """encode/decode of the reference formulation; the 'bytes' are the pickled streams."""
-    import io
     import pickle
 
     import torch
 
     from bench.perf.reference_segpic import reference_decode, reference_encode, to_reference
+    from segpic.codec import rgb_to_tensor
 
     model = to_reference(model.eval())
     with torch.no_grad():
         model.update(force=True)
 
     def encode(rgb):
-        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
-        return pickle.dumps(reference_encode(model, x))
+        return pickle.dumps(reference_encode(model, rgb_to_tensor(rgb)))
 
     def decode(data):
-        return reference_decode(model, pickle.load(io.BytesIO(data)))
+        return reference_decode(model, pickle.loads(data))
 
     return encode, decode
 

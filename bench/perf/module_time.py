@@ -56,11 +56,12 @@ def main(argv=None) -> int:
     import torch
 
     from bench.perf.reference_segpic import to_reference
+    from segpic.codec import rgb_to_tensor
     from segpic.ops.deterministic import deterministic_inference
 
     torch.set_num_threads(args.threads)
     w, h = args.size
-    x = torch.from_numpy(test_image(args.image, w, h).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
+    x = rgb_to_tensor(test_image(args.image, w, h))
     contexts = {"ours": deterministic_inference, "reference": torch.no_grad}
     models, totals = {}, {}
     for variant in contexts:

@@ -24,17 +24,11 @@ def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     ``out`` receives the result (it may be ``x`` itself when C' = C: each band is read before
     it is overwritten); a new tensor is made when it is None.
     """
-    rows = max(1, BAND_PIXELS // x.shape[-1])
-    for r0 in range(0, x.shape[-2], rows):
-        band = fn(x[..., r0 : r0 + rows, :])
-        if out is None:
-            out = band.new_empty(*band.shape[:2], *x.shape[-2:])
-        out[..., r0 : r0 + rows, :] = band
-    return out
+    return map_row_bands(fn, x, 1, 1, 0, max(1, BAND_PIXELS // x.shape[-1]), out=out)
 
 
 def map_row_bands(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, up: int, down: int,
-                  halo: int, band_rows: int) -> torch.Tensor:
+                  halo: int, band_rows: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``fn(x)`` for a local ``fn`` that resizes rows by up/down, computed on bands of rows.
 
     x: (B, C, H, W); fn maps a band of n input rows to n * up / down output rows, and output
@@ -43,11 +37,12 @@ def map_row_bands(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, u
     ``halo`` rows on both sides (clipped at the image), evaluated, and its rows outside the
     band are dropped, so no full-size intermediate map of ``fn`` exists. ``band_rows`` and
     ``halo`` must be multiples of ``down`` (stride alignment); H a multiple of ``down``.
+    ``out`` receives the result when given (``x`` itself only with halo 0 and up = down,
+    where each band is read before it is overwritten); else a new tensor is made.
     """
     H = x.shape[-2]
     if band_rows % down or halo % down or H % down:
         raise ValueError(f"band_rows {band_rows}, halo {halo} and height {H} must be multiples of {down}")
-    out = None
     for r0 in range(0, H, band_rows):
         r1 = min(H, r0 + band_rows)
         a, b = max(0, r0 - halo), min(H, r1 + halo)
