@@ -9,8 +9,9 @@ Layout under the output folder (``--out``, default ``results/``)::
 Columns (DESIGN.md): ``dataset, image, width, height, codec, codec_version, quality,
 bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha``.
 bpp = bytes x 8 / (width x height); PSNR and MS-SSIM dB in dB; seconds of wall clock.
-``checkpoint_sha`` is empty for codecs without a checkpoint.  A curve point is the
-mean over images of the per-image values at one quality.
+``checkpoint_sha`` is empty for codecs without a checkpoint; ``machine`` says where the row
+was measured (:func:`bench.provenance.describe`: CPU, ISA level in use, threads, torch and
+MKL versions).  A curve point is the mean over images of the per-image values at one quality.
 
 Files are replaced atomically (temp file in the same folder, then ``os.replace``), so a
 killed run leaves either the previous or the new complete file, never half a row.
@@ -28,8 +29,10 @@ from typing import Dict, List, Tuple
 
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
-    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha",
+    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "machine",
 )
+#: Columns that result files written before they existed lack (read as empty).
+_LATER_COLUMNS = ("machine",)
 #: Decimal places written for each float column.
 _DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5}
 #: CSV column -> key in CompressAI's results JSON.
@@ -97,6 +100,8 @@ class ResultTable:
         if self.path.is_file():
             with open(self.path, newline="") as f:
                 for row in csv.DictReader(f):
+                    for c in _LATER_COLUMNS:
+                        row.setdefault(c, "")
                     if all(row.get(c) is not None for c in COLUMNS):
                         self.rows[self.key(row)] = {c: row[c] for c in COLUMNS}
 
@@ -149,6 +154,7 @@ class ResultTable:
         """
         points = self.curve(codec)
         versions = sorted({p["codec_version"] for p in points})
+        machines = sorted({r["machine"] for (_, c, _), r in self.rows.items() if c == codec and r["machine"]})
         counts = sorted({p["images"] for p in points})
         results: Dict[str, list] = {"quality": [_number(p["quality"]) for p in points]}
         for column, key in _JSON_KEYS.items():
@@ -158,6 +164,7 @@ class ResultTable:
             "description": f"{codec} ({'; '.join(versions)}) on {dataset}, result set '{label}': "
             f"mean of per-image values over {'/'.join(map(str, counts))} images per point",
             "results": results,
+            "machines": machines,
         }
         path = self.path.parent / f"{codec}.json"
         atomic_write(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -25,6 +25,7 @@ from .codecs import Codec, accepted_options, available, get_codec
 from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .metrics import measure
+from .provenance import describe
 from .results import ResultTable, result_dir, stream_dir
 
 
@@ -91,7 +92,7 @@ def code_image(task: Task) -> TaskResult:
                 dataset=task.dataset, image=task.image.name, width=width, height=height, codec=codec.name,
                 codec_version=codec.version(), quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
                 psnr_rgb=metrics.psnr_rgb, ms_ssim_rgb=metrics.ms_ssim_rgb, ms_ssim_db=metrics.ms_ssim_db,
-                encode_s=encode_s, decode_s=decode_s, **codec.extra_columns(quality),
+                encode_s=encode_s, decode_s=decode_s, machine=describe(), **codec.extra_columns(quality),
             )
         )
     return result
