@@ -20,6 +20,8 @@ from typing import Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from segpic.limits import MAX_PIXELS
+
 from . import datasets
 from .codecs import Codec, accepted_options, available, get_codec
 from .errors import UserError
@@ -37,6 +39,7 @@ class Task:
     codec: Codec
     qualities: tuple
     streams: Path
+    max_pixels: int = MAX_PIXELS
 
 
 @dataclass
@@ -58,7 +61,7 @@ def code_image(task: Task) -> TaskResult:
     """Run one task (in a worker).  Codec failures are caught per quality and reported."""
     result = TaskResult(task)
     try:
-        loaded = load_rgb(task.image)
+        loaded = load_rgb(task.image, task.max_pixels)
     except ImageReadError as err:
         result.errors.append(f"skipped {err}")
         result.unreadable = True
@@ -132,7 +135,7 @@ def make_executor(jobs: int, threads: int) -> Executor:
 
 
 def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
-         build: Dict[str, Codec]) -> List[Task]:
+         build: Dict[str, Codec], max_pixels: int = MAX_PIXELS) -> List[Task]:
     """The tasks still to do: (image, codec, quality) keys missing from ``table``, or
     recorded there with another codec version (e.g. after a library upgrade).
 
@@ -151,9 +154,10 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
 
         missing = {img: tuple(q for q in qualities if not done(img, q)) for img in images}
         if codec.group_qualities:
-            tasks += [Task(dataset, img, codec, qs, streams) for img, qs in missing.items() if qs]
+            tasks += [Task(dataset, img, codec, qs, streams, max_pixels) for img, qs in missing.items() if qs]
         else:
-            tasks += [Task(dataset, img, codec, (q,), streams) for q in qualities for img in images if q in missing[img]]
+            tasks += [Task(dataset, img, codec, (q,), streams, max_pixels)
+                      for q in qualities for img in images if q in missing[img]]
     return tasks
 
 
@@ -271,6 +275,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--save-every", type=float, default=2.0, metavar="SECONDS",
                         help="save finished rows at most this often (default: 2; 0: after every task)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
+                        help=f"skip images larger than N pixels, read from the header before decoding "
+                             f"(default: {MAX_PIXELS:,}, Pillow's decompression-bomb limit)")
     vvc = parser.add_argument_group("VVC codecs")
     vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
     vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")
@@ -284,6 +291,8 @@ def main(args, executor: Optional[Executor] = None) -> int:
         raise UserError("--jobs must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
+    if args.max_pixels < 1:
+        raise UserError("--max-pixels must be at least 1")
     if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
         raise UserError(f"--label '{args.label}': use a plain name without slashes")
     root = datasets.data_root(args.data_root)
@@ -299,7 +308,8 @@ def main(args, executor: Optional[Executor] = None) -> int:
 
     out = Path(args.out)
     table = ResultTable(result_dir(out, dataset, args.label) / "per_image.csv")
-    tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build)
+    tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build,
+                 args.max_pixels)
     todo = sum(len(t.qualities) for t in tasks)
     done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "

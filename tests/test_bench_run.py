@@ -159,6 +159,29 @@ def test_bad_inputs_are_converted_or_skipped(tmp_path, capsys):
     assert rows["gray.png"]["ms_ssim_rgb"] != "nan"
 
 
+def test_image_bombs_are_skipped_and_the_other_rows_kept(tmp_path, capsys):
+    """30000 x 30000 PNGs, 8- and 16-bit, among good images: one warning each, no traceback."""
+    from test_bench_images import _png_header_only
+
+    folder = tmp_path / "bombs"
+    folder.mkdir()
+    rng = np.random.RandomState(1)
+    for name in ("a.png", "z.png"):
+        Image.fromarray(rng.randint(0, 256, (48, 64, 3), dtype=np.uint8)).save(folder / name)
+    _png_header_only(folder / "bomb8.png", 30000, 30000, 8)
+    _png_header_only(folder / "bomb16.png", 30000, 30000, 16)
+    status = main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50",
+                   "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert status == 0 and "Traceback" not in err
+    for bomb in ("bomb8.png", "bomb16.png"):
+        assert f"warning: skipped {folder / bomb}: 30000x30000" in err
+    rows = _rows(tmp_path / "r" / "bombs" / "default" / "per_image.csv")[1]
+    assert sorted(r["image"] for r in rows) == ["a.png", "z.png"]
+    assert main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50", "--max-pixels", "0",
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "--models", "nope"], "unknown codec 'nope'"),
     (["run", "--models", "jpeg", "--jobs", "0"], "--jobs must be at least 1"),
