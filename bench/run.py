@@ -26,6 +26,7 @@ from . import datasets
 from .codecs import Codec, accepted_options, available, get_codec
 from .errors import UserError
 from .images import ImageReadError, load_rgb
+from .lifeline import die_with_parent
 from .metrics import measure
 from .results import ResultTable, result_dir, stream_dir
 
@@ -114,10 +115,16 @@ class InlineExecutor(Executor):
         return future
 
 
-def _worker_init(threads: int) -> None:
+def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _worker_init(threads: int) -> None:
+    """A pool worker: ends with the parent (a killed run leaves no orphans), ``threads`` torch threads."""
+    die_with_parent()
+    _set_threads(threads)
 
 
 def default_threads(jobs: int) -> int:
@@ -128,7 +135,7 @@ def default_threads(jobs: int) -> int:
 
 def make_executor(jobs: int, threads: int) -> Executor:
     """This process for one job, else a pool of ``jobs`` processes; ``threads`` torch threads each."""
-    _worker_init(threads)  # also imports torch here, once, for the forked workers to inherit
+    _set_threads(threads)  # also imports torch here, once, for the forked workers to inherit
     if jobs == 1:
         return InlineExecutor()
     return ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,))

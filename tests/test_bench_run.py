@@ -230,6 +230,85 @@ def test_kill_and_restart_loses_and_repeats_nothing(tmp_path, data_root):
     assert not list(csv_path.parent.glob(".*.tmp")), "no temp file left behind"
 
 
+def _children(pid):
+    """PIDs of the live children of ``pid`` (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_end_when_the_run_is_killed(tmp_path, data_root):
+    """SIGKILL only the parent of a ``--jobs 2`` run: its two workers are gone within seconds."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rgb = load_rgb(data_root / "kodak" / "kodim01.png").rgb
+    for i in range(12):
+        Image.fromarray(np.roll(rgb, 37 * i, axis=1)).save(folder / f"img{i:02d}.png")
+    cmd = [sys.executable, "-m", "bench", "run", "--models", "jpeg", "webp", "--dataset", str(folder),
+           "--qualities", *map(str, range(5, 96, 5)), "--out", str(tmp_path / "r"), "--jobs", "2",
+           "--threads", "1", "--quiet"]
+    run = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = _children(run.pid)
+        assert len(workers) >= 2 and run.poll() is None, "the run did not start two workers"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        assert _wait_gone(workers, 5) == []
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_lifeline_watchdog_alone_ends_an_orphan(tmp_path):
+    """Without PR_SET_PDEATHSIG (other systems), the parent-PID watchdog ends the worker."""
+    script = (
+        "import os, sys, time\n"
+        "from bench import lifeline\n"
+        "lifeline._set_pdeathsig = lambda: False\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    null = os.open(os.devnull, os.O_WRONLY)\n"
+        "    os.dup2(null, 1), os.dup2(null, 2)\n"
+        "    lifeline.die_with_parent(poll_s=0.1)\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=60)
+    orphan = int(out.stdout.split()[0])
+    try:
+        assert _wait_gone([orphan], 5) == []
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
 @pytest.mark.heavy
 def test_full_kodak_jpeg_webp(tmp_path, data_root):
     """The issue's acceptance run: all of Kodak, jpeg and webp at their default qualities."""
