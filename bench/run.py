@@ -28,7 +28,7 @@ from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .lifeline import die_with_parent
 from .metrics import measure
-from .results import ResultTable, result_dir, stream_dir
+from .results import ResultTable, format_value, result_dir, stream_dir
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ def code_image(task: Task) -> TaskResult:
         result.rows.append(
             dict(
                 dataset=task.dataset, image=task.image.name, width=width, height=height, codec=codec.name,
-                codec_version=codec.version(), quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
+                quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
                 psnr_rgb=metrics.psnr_rgb, ms_ssim_rgb=metrics.ms_ssim_rgb, ms_ssim_db=metrics.ms_ssim_db,
-                encode_s=encode_s, decode_s=decode_s, **codec.extra_columns(quality),
+                encode_s=encode_s, decode_s=decode_s, **codec.identity(quality),
             )
         )
     return result
@@ -144,7 +144,8 @@ def make_executor(jobs: int, threads: int) -> Executor:
 def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
          build: Dict[str, Codec], max_pixels: int = MAX_PIXELS) -> List[Task]:
     """The tasks still to do: (image, codec, quality) keys missing from ``table``, or
-    recorded there with another codec version (e.g. after a library upgrade).
+    recorded there by something else (:meth:`Codec.identity`: another codec version, e.g. after
+    a library upgrade, or another checkpoint); those rows are replaced when recoded.
 
     Codecs that can code all qualities of an image in one task get one task per image
     (the image is read once); codecs with a model per quality get one task per
@@ -153,11 +154,11 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
     tasks = []
     for name, qualities in codecs.items():
         codec = build[name]
-        version = codec.version()
+        identity = {q: {c: format_value(c, v) for c, v in codec.identity(q).items()} for q in qualities}
 
         def done(image: Path, quality) -> bool:
             row = table.rows.get((image.name, name, str(quality)))
-            return row is not None and row["codec_version"] == version
+            return row is not None and all(row.get(c) == v for c, v in identity[quality].items())
 
         missing = {img: tuple(q for q in qualities if not done(img, q)) for img in images}
         if codec.group_qualities:
@@ -319,8 +320,10 @@ def main(args, executor: Optional[Executor] = None) -> int:
                  args.max_pixels)
     todo = sum(len(t.qualities) for t in tasks)
     done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
+    stale = sum((t.image.name, t.codec.name, str(q)) in table for t in tasks for q in t.qualities)
+    replaced = f"; {stale} recorded there by another codec version or checkpoint will be replaced" if stale else ""
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
-          f"{table.path}", file=sys.stderr)
+          f"{table.path}{replaced}", file=sys.stderr)
     own = executor is None
     executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
     try:
