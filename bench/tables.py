@@ -8,8 +8,11 @@ One row per codec (ours from ``results/<dataset>/``, the published curves from
 ``anchors/published/``) and method: BD-rate (%), BD-metric (dB), the codec's bpp range, the
 overlap of the metric ranges, the method, flags (``low-overlap``: metric ranges overlap by less
 than 75 % of their union; ``low-rate-overlap``: the same for the log-rate ranges of BD-PSNR;
-``non-monotonic-*``; ``incomplete``), and the data source.  A pair of curves that
-does not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.
+``non-monotonic-*``; ``incomplete: ...``, a metric missing at some point of the codec's curve;
+``anchor incomplete: ...``, of the anchor's), and the data source.  A pair of curves that does
+not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.  In markdown
+and LaTeX, a flag that every row carries (an unusable or incomplete anchor) is said once, above
+the table; csv rows keep all their flags.
 
 ``--per-image`` adds, where both the anchor and the codec have per-image results: the
 per-image BD-rates' median, min and max, and a bootstrap 95 % interval of the table's BD-rate
@@ -23,7 +26,7 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from tabulate import tabulate
@@ -73,7 +76,7 @@ class Row:
 
 def compare(anchor: Curve, test: Curve, metric: str, method: str) -> Row:
     """BD-rate and BD-metric of ``test`` against ``anchor``; errors become flags."""
-    row = Row(test, method, flags=list(test.notes))
+    row = Row(test, method, flags=list(test.notes) + [f"anchor {n}" for n in anchor.notes])
     rates_a, dist_a = anchor.points(metric)
     rates_t, dist_t = test.points(metric)
     try:
@@ -180,8 +183,17 @@ def _relative(path: str) -> str:
         return path
 
 
-def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False):
-    """Header and cells of the table; ``full`` keeps all digits (csv)."""
+def common_flags(rows: List[Row]) -> List[str]:
+    """The flags that every one of several rows carries (said once instead of on each row)."""
+    if len(rows) < 2:
+        return []
+    return [f for f in rows[0].flags if all(f in r.flags for r in rows[1:])]
+
+
+def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False,
+                leave_out: Sequence[str] = ()):
+    """Header and cells of the table; ``full`` keeps all digits (csv); the flags in
+    ``leave_out`` are not repeated in the rows."""
     metric_name = "BD-PSNR (dB)" if metric == "psnr" else "BD-MS-SSIM (dB)"
     header = ["codec", "name", "BD-rate (%)", metric_name, "bpp range", "overlap", "method",
               "flags", "data"]
@@ -194,7 +206,8 @@ def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = Fals
             r.curve.label, r.curve.name, _number(r.bd_rate, 2, full),
             _number(r.bd_metric, 3, full), f"{bpp.min():.3f}-{bpp.max():.3f}",
             "n/a" if r.overlap is None else f"{100 * r.overlap:.0f}%", r.method,
-            "; ".join(r.flags), r.curve.source if full else _relative(r.curve.path)])
+            "; ".join(f for f in r.flags if f not in leave_out),
+            r.curve.source if full else _relative(r.curve.path)])
         if per_image:
             s = r.spread
             if s is None:
@@ -223,21 +236,22 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
         for c in cells:
             writer.writerow([dataset, anchor.name, metric] + c)
         return buf.getvalue()
-    header, cells = table_cells(rows, metric, per_image)
+    common = common_flags(rows)
+    header, cells = table_cells(rows, metric, per_image, leave_out=common)
     sources = [f"{anchor.label}: {anchor.source}"]
     seen = set()
     for r in rows:
         if r.curve.name not in seen:
             seen.add(r.curve.name)
             sources.append(f"{r.curve.label}: {r.curve.source}")
+    notes = [f"Every row: {f}" for f in common]
+    if per_image and anchor.per_image is None:
+        notes.append("Per-image columns are empty: the anchor has no per-image results.")
     if fmt == "latex":
-        lines = [f"% {title}",
+        lines = [f"% {title}"] + [f"% {n}" for n in notes] + [
                  tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
         lines += [f"% {s}" for s in sources]
         return "\n".join(lines) + "\n"
-    notes = [f"Anchor note: {n}" for n in anchor.notes]
-    if per_image and anchor.per_image is None:
-        notes.append("Per-image columns are empty: the anchor has no per-image results.")
     lines = [title, ""] + (notes + [""] if notes else [])
     lines += [tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
               "Sources:"] + [f"- {s}" for s in sources]
