@@ -24,6 +24,7 @@ from segpic.limits import MAX_PIXELS
 
 from . import datasets
 from .codecs import Codec, accepted_options, available, get_codec
+from .codecs.vtm import ANCHOR_INPUT_BITS
 from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .lifeline import die_with_parent
@@ -278,7 +279,8 @@ def add_arguments(parser) -> None:
                         help="learned codecs: one checkpoint per rate point (quality i uses the i-th)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores / jobs)")
-    parser.add_argument("--out", default="results", help="output folder (default: results/)")
+    parser.add_argument("--out", default="runs",
+                        help="output folder (default: runs/, ignored by git; results/ holds the committed result sets)")
     parser.add_argument("--label", default="default", help="name of this result set, e.g. a training run (default: default)")
     parser.add_argument("--save-every", type=float, default=2.0, metavar="SECONDS",
                         help="save finished rows at most this often (default: 2; 0: after every task)")
@@ -290,7 +292,8 @@ def add_arguments(parser) -> None:
     vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
     vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")
     vvc.add_argument("--vtm-input-bits", type=int, choices=(8, 10),
-                     help="vtm: YCbCr input bit depth (default 8; the default vtm17 Kodak anchor used 10)")
+                     help=f"vtm: YCbCr input bit depth (default {ANCHOR_INPUT_BITS}, as the vtm17 Kodak anchor; "
+                          "recorded in codec_version)")
     vvc.add_argument("--vvenc-preset", help="vvenc: VVenC preset (default: medium)")
 
 

@@ -4,8 +4,12 @@
         [--method cubic|pchip|akima|all] [--format markdown|latex|csv] [--results DIR]
         [--codecs NAME ...] [--per-image [--bootstrap N] [--seed S]]
 
-One row per codec (ours from ``results/<dataset>/``, the published curves from
-``anchors/published/``) and method: BD-rate (%), BD-metric (dB), the codec's bpp range, the
+One row per codec and method.  Curves: ours from ``<results>/<dataset>/`` (``--results``,
+default ``runs/``, where ``bench run`` writes by default; ``--results results`` reads the result
+sets committed with the repository), the published ones from ``anchors/published/``.  Without
+``--codecs`` the table holds ours and the headline published curves
+(:data:`bench.published.HEADLINE`, as ``bench plot`` draws them); ``--codecs all`` holds every
+curve of the dataset.  Columns: BD-rate (%), BD-metric (dB), the codec's bpp range, the
 overlap of the metric ranges, the method, flags (``low-overlap``: metric ranges overlap by less
 than 75 % of their union; ``low-rate-overlap``: the same for the log-rate ranges of BD-PSNR;
 ``non-monotonic-*``; ``incomplete: ...``, a metric missing at some point of the codec's curve;
@@ -34,6 +38,7 @@ from tqdm import tqdm
 
 from bench.bdrate import FLAG_LOW_OVERLAP, METHODS, BDRateError, bd_psnr, bd_rate
 from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary, to_metric
+from bench.published import HEADLINE
 
 ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
 METHOD_NAMES = {"cubic": "cubic (VCEG-M33)", "pchip": "pchip (JCTVC-E137/CTC)",
@@ -269,18 +274,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=list(METHODS) + ["all"], default="cubic",
                         help="cubic = VCEG-M33, pchip = JCTVC-E137/CTC spreadsheet, akima")
     parser.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder holding <dataset>/*.csv (default results)")
+    parser.add_argument("--results", type=Path, default=Path("runs"),
+                        help="results folder holding <dataset>/*.csv (default runs, where bench run "
+                             "writes; 'results' for the result sets committed with the repository)")
     parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
                         help="anchors folder holding vtm17/ and published/ (default: the "
                              "repository's anchors/)")
     parser.add_argument("--codecs", nargs="+", metavar="NAME",
-                        help="only these curves (names as in the table's 'name' column)")
+                        help="only these curves (names as in the table's 'name' column), or 'all' "
+                             f"(default: ours and {', '.join(HEADLINE)})")
     parser.add_argument("--per-image", action="store_true",
                         help="add per-image BD-rate spread and a bootstrap 95%% interval")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples for --per-image (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def chosen_codecs(library: CurveLibrary, anchor: Curve, codecs: Optional[List[str]]) -> Optional[List[str]]:
+    """The names ``build_rows`` gets: those given, None (every curve) for ``all``, else ours and
+    the headline published curves of the dataset (with a note on stderr when there are no runs)."""
+    if codecs == ["all"]:
+        return None
+    if codecs:
+        return codecs
+    ours = [c.name for c in library.ours() if not c.same_as(anchor)]
+    if not ours:
+        print(f"note: no results in {library.results / library.dataset} (python -m bench run writes them "
+              "there; --results results reads the result sets committed with the repository)", file=sys.stderr)
+    return ours + [c.name for c in library.published() if c.name in HEADLINE and not c.same_as(anchor)]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -293,7 +314,8 @@ def main(args: argparse.Namespace) -> int:
     if not anchor.points(args.metric)[0].size:
         raise CurveError(f"anchor {anchor.label} has no {METRICS[args.metric][0]} values")
     methods = list(METHODS) if args.method == "all" else [args.method]
-    rows = build_rows(library, anchor, args.metric, methods, args.codecs, args.per_image,
+    rows = build_rows(library, anchor, args.metric, methods, chosen_codecs(library, anchor, args.codecs),
+                      args.per_image,
                       args.bootstrap, args.seed)
     sys.stdout.write(render(rows, anchor, args.dataset, args.metric, args.format,
                             args.per_image))

@@ -347,3 +347,19 @@ def test_codec_options_reach_only_the_codecs_that_take_them():
     assert codec_options("vvenc", args, {}) == {"vvenc_preset": "slow"}
     assert codec_options("jpeg", args, {}) == {}
     assert codec_options("segpic", args, {"segpic": ["a.pth"]}) == {"checkpoints": ["a.pth"]}
+
+
+def test_default_output_is_runs_which_git_ignores(tmp_path, monkeypatch, data_root):
+    """The quick start writes under runs/ (ignored by git), never into the committed results/."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("kodim04.png", "kodim23.png"):
+        shutil.copy(data_root / "kodak" / name, folder / name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50", "--quiet",
+                 "--threads", "1"]) == 0
+    assert len(_rows(tmp_path / "runs" / "two" / "default" / "per_image.csv")[1]) == 2
+    assert not (tmp_path / "results").exists()
+    if shutil.which("git") and (ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "-q", "runs/kodak/default/per_image.csv"], cwd=ROOT)
+        assert ignored.returncode == 0, "runs/ must be ignored by git"

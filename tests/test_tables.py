@@ -279,3 +279,24 @@ def test_per_image_rows_become_one_curve_by_one_rule(tmp_path):
     assert note in document["description"] and note in curve.notes
     np.testing.assert_array_equal(curve.bpp, document["results"]["bpp"])
     np.testing.assert_array_equal(curve.psnr_rgb, document["results"]["psnr-rgb"])
+
+
+def test_default_table_is_your_runs_and_the_headline_references(capsys, anchors, tmp_path, monkeypatch):
+    """Without --results and --codecs: the curves of runs/ (where bench run writes) and the
+    headline published curves; --codecs all adds every other curve; no runs is said on stderr."""
+    from bench.published import HEADLINE
+
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv")
+    assert rc == 0 and "note: no results in runs/kodak" in err
+    names = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert names and names <= set(HEADLINE)
+    write_per_image(tmp_path / "runs" / "kodak" / "default" / "per_image.csv", "jpeg", FACTORS)
+    write_per_image(tmp_path / "runs" / "kodak" / "trained" / "per_image.csv", "segpic", FACTORS, qualities=(1,))
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv")
+    default = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert rc == 0 and err == "" and default == names | {"jpeg", "segpic@trained"}
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv",
+                       "--codecs", "all")
+    every = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert rc == 0 and default < every and len(every) > 40
