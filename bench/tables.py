@@ -189,10 +189,12 @@ def _relative(path: str) -> str:
 
 
 def common_flags(rows: List[Row]) -> List[str]:
-    """The flags that every one of several rows carries (said once instead of on each row)."""
+    """The anchor's flags that every one of several rows carries (``anchor incomplete: ...``,
+    ``n/a: anchor curve has ...``): said once instead of on each row."""
     if len(rows) < 2:
         return []
-    return [f for f in rows[0].flags if all(f in r.flags for r in rows[1:])]
+    return [f for f in rows[0].flags
+            if f.startswith(("anchor ", "n/a: anchor ")) and all(f in r.flags for r in rows[1:])]
 
 
 def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False,
