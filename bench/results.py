@@ -1,6 +1,7 @@
 """Result files of ``bench run``: per-image rows, and per-codec curves in CompressAI's format.
 
-Layout under the output folder (``--out``, default ``results/``)::
+Layout under the output folder (``--out``, default ``runs/``, ignored by git; the committed result sets
+are in the repository's ``results/``)::
 
     <out>/<dataset>/<label>/per_image.csv     one row per (image, codec, quality)
     <out>/<dataset>/<label>/<codec>.json      CompressAI results format, one per codec
