@@ -56,7 +56,7 @@ def write_per_image(path, codec, factors, qualities=QUALITIES, ext=".png"):
 def test_segpic_paper_against_vtm17_on_clic(capsys, anchors, tmp_path, shared_dir):
     rc, out, err = run(capsys, "--anchor", "vtm17", "--dataset", "clic2020-pro-valid",
                        "--method", "cubic", "--anchors", str(anchors),
-                       "--results", str(tmp_path))
+                       "--results", str(tmp_path), "--codecs", "all")
     assert rc == 0 and err == ""
     (segpic,) = [line for line in out.splitlines() if "| SegPIC (paper)" in line]
     assert "| -8.26 " in segpic and "cubic" in segpic
@@ -143,7 +143,8 @@ def test_anchor_as_a_file_and_as_a_published_name(capsys, anchors, tmp_path):
     assert "| stf-msssim-paper " not in out  # no PSNR values
     assert "| segpic-paper " in out and "| stf-paper " not in out
     rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
-                     str(tmp_path), "--anchor", "stf-msssim-paper", "--metric", "ms-ssim")
+                     str(tmp_path), "--anchor", "stf-msssim-paper", "--metric", "ms-ssim",
+                     "--codecs", "all")
     assert rc == 0 and "| stf-msssim-paper " not in out and "| stf-paper " not in out
     assert "| wacnn-msssim-paper " in out
 
