@@ -188,13 +188,19 @@ def _relative(path: str) -> str:
         return path
 
 
-def common_flags(rows: List[Row]) -> List[str]:
-    """The anchor's flags that every one of several rows carries (``anchor incomplete: ...``,
-    ``n/a: anchor curve has ...``): said once instead of on each row."""
-    if len(rows) < 2:
-        return []
-    return [f for f in rows[0].flags
-            if f.startswith(("anchor ", "n/a: anchor ")) and all(f in r.flags for r in rows[1:])]
+def common_flags(rows: List[Row]) -> List[Tuple[str, str]]:
+    """The anchor's flags (``anchor incomplete: ...``, ``n/a: anchor curve has ...``) that every
+    row of a method carries, as (which rows, flag): said once instead of on each row.  Which
+    rows is ``"Every row"``, or ``"Every cubic row"`` where only that method's rows carry it."""
+    methods = sorted({r.method for r in rows}, key=METHODS.index)
+    found = []
+    for flag in dict.fromkeys(f for r in rows for f in r.flags if f.startswith(("anchor ", "n/a: anchor "))):
+        carrying = [m for m in methods if all(flag in r.flags for r in rows if r.method == m)]
+        if any(flag in r.flags for r in rows if r.method not in carrying) or \
+                sum(r.method in carrying for r in rows) < 2:
+            continue
+        found.append(("Every row" if carrying == methods else f"Every {'/'.join(carrying)} row", flag))
+    return found
 
 
 def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False,
@@ -244,14 +250,14 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
             writer.writerow([dataset, anchor.name, metric] + c)
         return buf.getvalue()
     common = common_flags(rows)
-    header, cells = table_cells(rows, metric, per_image, leave_out=common)
+    header, cells = table_cells(rows, metric, per_image, leave_out=[flag for _, flag in common])
     sources = [f"{anchor.label}: {anchor.source}"]
     seen = set()
     for r in rows:
         if r.curve.name not in seen:
             seen.add(r.curve.name)
             sources.append(f"{r.curve.label}: {r.curve.source}")
-    notes = [f"Every row: {f}" for f in common]
+    notes = [f"{which}: {flag}" for which, flag in common]
     if per_image and anchor.per_image is None:
         notes.append("Per-image columns are empty: the anchor has no per-image results.")
     if fmt == "latex":

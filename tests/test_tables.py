@@ -252,6 +252,11 @@ def test_anchor_with_one_nan_psnr_is_incomplete_and_said_once(capsys, anchors, t
     assert out.count(note) == 1 and f"Every row: {note}" in out
     assert out.count("anchor curve has 3 points") == 1
     rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results),
+                       "--anchor", str(anchor), "--method", "all")
+    assert rc == 0 and out.count(note) == 1
+    assert out.count("anchor curve has 3 points") == 1
+    assert "Every cubic row: n/a: anchor curve has 3 points; the cubic method needs at least 4" in out
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results),
                        "--anchor", str(anchor), "--method", "pchip", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert len(table) > 3 and all(note in r["flags"] for r in table)  # csv rows stand alone
