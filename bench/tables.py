@@ -15,8 +15,8 @@ than 75 % of their union; ``low-rate-overlap``: the same for the log-rate ranges
 ``non-monotonic-*``; ``incomplete: ...``, a metric missing at some point of the codec's curve;
 ``anchor incomplete: ...``, of the anchor's), and the data source.  A pair of curves that does
 not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.  In markdown
-and LaTeX, a flag that every row carries (an unusable or incomplete anchor) is said once, above
-the table; csv rows keep all their flags.
+and LaTeX, an anchor's flag that every row (of a method) carries, an unusable or incomplete
+anchor, is said once above the table; csv rows keep all their flags.
 
 ``--per-image`` adds, where both the anchor and the codec have per-image results: the
 per-image BD-rates' median, min and max, and a bootstrap 95 % interval of the table's BD-rate
