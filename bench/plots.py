@@ -3,7 +3,8 @@
     python -m bench plot --dataset kodak [--metric psnr|ms-ssim] [--out FILE.png|.svg|.pdf]
         [--codecs NAME ... | --codecs all] [--anchor vtm17|NAME|FILE|none] [--full-range]
 
-Ours (``<results>/<dataset>/``, default ``runs/`` as ``bench run`` writes them) solid and thick, published curves thin, the anchor dashed.
+Ours (``<results>/<dataset>/``, default ``runs/`` as ``bench run`` writes them) solid and
+thick, published curves thin, the anchor dashed.
 Without ``--codecs``: ours, the anchor and a few headline published curves (``segpic-paper``,
 ``stf-paper``, ``wacnn-paper`` ...); ``--codecs all`` draws every curve of the dataset.
 x: rate in bits per pixel; y: PSNR-RGB in dB, or MS-SSIM-RGB in dB (-10 log10(1 - MS-SSIM)).
