@@ -70,8 +70,15 @@ class Codec(ABC):
         return int(text)
 
     def extra_columns(self, quality) -> Dict[str, str]:
-        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs)."""
+        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs).  Known
+        before coding (no model needs to be loaded), as they are part of :meth:`identity`."""
         return {}
+
+    def identity(self, quality) -> Dict[str, str]:
+        """The result columns that name exactly what codes ``quality``: the version (which
+        spells out the stream-changing options: VTM input bits, VVenC preset ...) and the extra
+        columns (the checkpoint's SHA-256).  ``bench run`` recodes a row that differs in any."""
+        return {"codec_version": self.version(), **self.extra_columns(quality)}
 
 
 _REGISTRY: Dict[str, Callable[..., Codec]] = {}

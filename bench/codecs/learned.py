@@ -38,6 +38,7 @@ class LearnedCodec(Codec):
         self.default_qualities = tuple(range(1, len(self.checkpoints) + 1))
         self._quality = None
         self._model = None
+        self._shas = {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -78,7 +79,12 @@ class LearnedCodec(Codec):
         return self._active().decode(Path(path).read_bytes())
 
     def extra_columns(self, quality):
-        return {"checkpoint_sha": self._active(quality).checkpoint_sha}
+        """The SHA-256 of ``quality``'s checkpoint file (hashed once, without loading it)."""
+        if quality not in self._shas:
+            from segpic.codec import file_sha256
+
+            self._shas[quality] = file_sha256(self.checkpoints[quality - 1])
+        return {"checkpoint_sha": self._shas[quality]}
 
 
 @register("segpic")
