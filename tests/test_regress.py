@@ -4,9 +4,11 @@ shipped golden set; the version rule; ``--update``; the shipped test checkpoints
 The full regression (all codecs) runs in ``.ci/run``; here only jpeg and the BD-rates are re-run.
 """
 import csv
+import json
 import shutil
 
 import pytest
+from numeric import assert_same_csv
 import torch
 
 from bench import golden_weights
@@ -93,6 +95,8 @@ def test_perturbed_bdrate_is_named_and_fails(capsys, golden):
     assert status == 1
     assert "bdrate.csv: kodak psnr vtm17 segpic-paper cubic bd_rate" in out
     assert "regression: 1 value(s) differ" in err
+    # where the golden set was recorded, and where it is checked now
+    assert "golden set recorded on: AMD EPYC; isa avx2" in out and "this machine:" in out
 
 
 def test_jpeg_reproduces_then_perturbed_psnr_and_bytes_fail(capsys, golden, data_root):
@@ -144,7 +148,8 @@ def test_update_rewrites_atomically_and_prints_the_diff(capsys, tmp_path, golden
     status, out, _ = regress(capsys, "--only", "bdrate", "--golden", fresh, "--update")
     assert status == 0
     assert_same_csv((fresh / "bdrate.csv").read_text(), (DEFAULT_GOLDEN / "bdrate.csv").read_text())
-    assert sorted(p.name for p in fresh.iterdir()) == ["bdrate.csv"]  # no temp files left
+    assert sorted(p.name for p in fresh.iterdir()) == ["bdrate.csv", "machine.json"]  # no temp files left
+    assert json.loads((fresh / "machine.json").read_text())["isa"] == "avx2"
 
     match = dict(dataset="clic2020-pro-valid", codec="segpic-paper", method="pchip")
     edit(golden / BDRATE_FILE.name, match, "bd_rate", lambda v: "1.5")
