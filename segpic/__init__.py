@@ -10,9 +10,10 @@ before the first tensor operation of the process, so they are made here, on impo
   AVX-512 Intel CPU than on an AVX2 AMD one). ATen reads the variable once, at its first
   vectorised operation.
 - ``MKL_CBWR=AUTO,STRICT``: MKL's conditional numerical reproducibility, read at MKL's first
-  call. (On Intel CPUs STRICT also makes GEMMs thread-count invariant; on AMD CPUs MKL
-  ignores it, so :func:`segpic.ops.deterministic.deterministic_inference` runs every GEMM
-  single-threaded instead.)
+  call. MKL computes every float GEMM and, through its vector math, torch's exp, log, tanh
+  and erf (which build the entropy models' CDF tables). (On Intel CPUs STRICT also makes
+  GEMMs thread-count invariant; on AMD CPUs MKL ignores it, so
+  :func:`segpic.ops.deterministic.deterministic_inference` runs every GEMM single-threaded.)
 
 Import ``segpic`` before running any torch operation (importing torch first is fine). A
 setting made in the environment is kept; :func:`segpic.ops.deterministic.deterministic_inference`

@@ -10,6 +10,7 @@ crops back.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
 from segpic.models.base import crop, pad_to_multiple
-from segpic.ops.deterministic import deterministic_inference
+from segpic.ops.deterministic import check_capability, deterministic_inference
+from segpic.ops.threads import PortabilityError
 
 PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
 
@@ -43,6 +45,18 @@ def first_line(e: BaseException) -> str:
     """An exception's message cut to its first line (its type name when it has none)."""
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+@contextlib.contextmanager
+def _exact_inference():
+    """:func:`deterministic_inference`, its refusal of unportable arithmetic (another ATen
+    kernel set or MKL mode in this process) raised as a one-line :class:`CodecError`."""
+    try:
+        check_capability()
+    except PortabilityError as e:
+        raise CodecError(str(e)) from None
+    with deterministic_inference():
+        yield
 
 
 class ImageCodec:
@@ -102,7 +116,7 @@ class ImageCodec:
     def _encode(self, rgb: np.ndarray):
         x = rgb_to_tensor(rgb, self._device())
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
-        with deterministic_inference():
+        with _exact_inference():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
         strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
         if shape != _z_shape(*x_pad.shape[2:]):
@@ -146,7 +160,7 @@ class ImageCodec:
             raise FormatError(f"bitstream does not match the model: {first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
-        with deterministic_inference():
+        with _exact_inference():
             x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
         return _to_uint8(crop(x_hat, padding))
 

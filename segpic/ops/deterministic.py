@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import gemm_conv
-from .threads import PortabilityError, single_threaded_mkl
+from .threads import PortabilityError, check_mkl_cnr, single_threaded_mkl
 
 __all__ = ["deterministic_inference", "check_capability", "REQUIRED_CAPABILITY"]
 
@@ -116,7 +116,9 @@ def deterministic_inference():
 
 
 def check_capability() -> None:
-    """Raise :class:`PortabilityError` unless ATen runs its AVX2 kernels in this process."""
+    """Raise :class:`PortabilityError` unless ATen runs its AVX2 kernels and MKL its
+    reproducible AUTO branch in this process (both set by ``segpic/__init__.py``)."""
+    check_mkl_cnr()
     capability = torch.backends.cpu.get_cpu_capability()
     if capability != REQUIRED_CAPABILITY:
         raise PortabilityError(

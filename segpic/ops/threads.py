@@ -25,29 +25,43 @@ from typing import Callable, Iterable
 
 import torch
 
-__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "PortabilityError"]
+__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "check_mkl_cnr", "PortabilityError"]
 
 
 class PortabilityError(RuntimeError):
     """The process cannot give portable, thread-count-invariant arithmetic (one line)."""
 
 
-def _mkl_setter():
-    """MKL's ``mkl_set_num_threads_local`` from the MKL that torch links statically, through
-    its C entry ``MKL_Set_Num_Threads_Local`` (the lower-case names are the Fortran ones,
-    which take a pointer); None without MKL."""
+def _mkl_function(name: str):
+    """``int name(int)`` from the MKL that torch links statically; None without it."""
     if not torch.backends.mkl.is_available():
         return None
     lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
     try:
-        fn = ctypes.CDLL(lib).MKL_Set_Num_Threads_Local
+        fn = getattr(ctypes.CDLL(lib), name)
     except (OSError, AttributeError):
         return None
     fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
     return fn
 
 
-_SET_LOCAL = _mkl_setter()
+# mkl_set_num_threads_local through its C entry (the lower-case names are the Fortran ones,
+# which take a pointer); mkl_cbwr_get through the service function it is (the only name exported)
+_SET_LOCAL = _mkl_function("MKL_Set_Num_Threads_Local")
+_CBWR_GET = _mkl_function("mkl_serv_cbwr_get")
+_CBWR_BRANCH, _CBWR_AUTO = 1, 2  # MKL_CBWR_BRANCH, MKL_CBWR_AUTO of mkl_types.h
+
+
+def check_mkl_cnr() -> None:
+    """Raise :class:`PortabilityError` unless MKL runs its conditional-numerical-reproducibility
+    AUTO branch (``MKL_CBWR=AUTO...``), which MKL fixes at its first call: a process whose first
+    GEMM ran before ``segpic`` was imported, or with another ``MKL_CBWR``, computes otherwise."""
+    branch = _CBWR_GET(_CBWR_BRANCH) if _CBWR_GET is not None else None
+    if branch != _CBWR_AUTO:
+        raise PortabilityError(
+            f"exact coding needs MKL's reproducible AUTO branch (MKL_CBWR=AUTO,STRICT), this process has "
+            f"{'no MKL' if branch is None else f'branch {branch}'}: import segpic before the first torch "
+            "operation and leave MKL_CBWR unset")
 
 
 def mkl_local_threads(n: int) -> int:
