@@ -62,3 +62,28 @@ def test_single_region_step_and_checkpoint_round_trip(tmp_path):
     model = load_checkpoint(trainer.save())
     assert isinstance(model, type(trainer.model)) and not model.training
     assert all(torch.equal(p, trainer.model.state_dict()[k]) for k, p in model.named_parameters())
+
+
+def test_small_config_scales_the_prototype_codecs():
+    """``small`` narrows the prototype codecs with N and M (issue 17); the default
+    constructor (golden weights, reference checkpoints) keeps the reference's widths."""
+    from segpic.entropy.prototypes import REFERENCE_PROTOTYPE_WIDTHS, scaled_prototype_widths
+    from segpic.models import SegPIC
+    from segpic.zoo import infer_kwargs
+
+    assert scaled_prototype_widths(192, 320) == REFERENCE_PROTOTYPE_WIDTHS
+    assert scaled_prototype_widths(48, 64) == ((32, 24, 24, 32, 48), (40, 24, 16, 24, 40))
+    small = build_model(model_config("segpic", "small"))
+    assert sum(p.numel() for p in small.parameters()) == 6_899_099
+    assert small.entropy_bottleneck_b.quantiles.shape[0] == 24
+    assert small.entropy_bottleneck_b2.quantiles.shape[0] == 16
+    unscaled = SegPIC(N=48, M=64, num_slices=2, max_support_slices=1)
+    assert sum(p.numel() for p in unscaled.parameters()) == 7_243_163
+    assert unscaled.entropy_bottleneck_b.quantiles.shape[0] == 96
+    # a config-less state_dict of the small model tells its widths
+    kwargs = infer_kwargs("segpic", small.state_dict())
+    assert kwargs == {k: v for k, v in model_config("segpic", "small").items() if k != "arch"}
+    with torch.no_grad():
+        out = small(torch.rand(1, 3, 64, 64), grid=2)
+    assert out["likelihoods"]["z_center"].shape == (1, 24, 2, 2)
+    assert out["likelihoods"]["z_center2"].shape == (1, 16, 2, 2)
