@@ -9,6 +9,7 @@ import torch
 from segpic.train import cli
 from segpic.train.config import build_model, model_config
 from segpic.train.loop import CHECKPOINT, LOG, Settings, Trainer
+from segpic.train.loss import STREAMS
 from segpic.zoo import load_checkpoint
 from test_train_loop import make_data
 
@@ -25,16 +26,18 @@ def test_cli_train_resume_and_load_real_model(tmp_path):
     run = tmp_path / "run"
     common = ["--data", data, "--out", run, "--config", "small", "--masks", "auto",
               "--mask-cache", tmp_path / "cache", "--crop", "64", "--batch-size", "2",
-              "--val-every", "2", "--val-fraction", "0.3", "--quality", "q3"]
+              "--epoch-size", "4", "--val-crop", "64", "--val-fraction", "0.3",
+              "--quality", "q3"]
     assert cli.run(parse(*common, "--steps", "2")) == 0
     assert len(list((tmp_path / "cache").rglob("*.png"))) >= 2  # Felzenszwalb masks cached
     assert cli.run(parse(*common, "--steps", "3", "--resume")) == 0
 
     with open(run / LOG, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["step"], r["split"]) for r in rows] == [("1", "train"), ("2", "train"),
-                                                      ("2", "val"), ("3", "train")]
-    assert all(math.isfinite(float(r["loss"])) and float(r["bpp"]) > 0 for r in rows)
+    assert [(r["step"], r["split"]) for r in rows] == [
+        ("1", "train"), ("2", "train"), ("2", "val-mask"), ("2", "val-grid"), ("3", "train"),
+        ("3", "quantiles")]
+    assert all(math.isfinite(float(r["loss"])) and float(r["bpp"]) > 0 for r in rows[:-1])
 
     model = load_checkpoint(run / CHECKPOINT)
     ckpt = torch.load(run / CHECKPOINT, weights_only=False)
@@ -57,11 +60,17 @@ def test_single_region_step_and_checkpoint_round_trip(tmp_path):
                       Settings(steps=1, lmbda=0.0067, batch_size=2), tmp_path, data={})
     batch = {"image": torch.rand(2, 3, 64, 64), "mask": torch.zeros(2, 64, 64, dtype=torch.int64)}
     terms = trainer.train_step(batch)
-    assert all(math.isfinite(v) for v in terms.values())
+    assert all(math.isfinite(v) for k, v in terms.items() if k != "prototypes")
+    assert terms["bpp"] == pytest.approx(sum(terms[f"bpp_{k}"] for k in STREAMS), rel=1e-5)
     trainer.step = 1
-    model = load_checkpoint(trainer.save())
+    path = trainer.save()
+    trained, saved = torch.load(path, weights_only=False)["quantiles_aux_loss"]
+    assert trained > 100 and saved < 1  # 3 bottlenecks, 88 channels, 3 quantiles each
+    model = load_checkpoint(path)
     assert isinstance(model, type(trainer.model)) and not model.training
-    assert all(torch.equal(p, trainer.model.state_dict()[k]) for k, p in model.named_parameters())
+    assert all(torch.equal(p, trainer.model.state_dict()[k]) for k, p in model.named_parameters()
+               if not k.endswith(".quantiles"))
+    assert float(model.aux_loss()) == pytest.approx(saved, rel=1e-4)
 
 
 def test_small_config_scales_the_prototype_codecs():
