@@ -328,6 +328,18 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, mess
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_refuses_an_unreadable_full_validation_image_before_training(tmp_path, capsys):
+    data = make_data(tmp_path / "d", n=3)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "a.png").write_bytes(b"not a png")
+    args = parse("--data", data, "--out", tmp_path / "run", "--config", "small",
+                 "--val-full", tmp_path / "full")
+    assert cli.run(args) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_refuses_missing_data_and_existing_runs(tmp_path, capsys, monkeypatch):
     assert cli.run(parse("--data", tmp_path / "none", "--out", tmp_path / "run")) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from .config import ARCHS, MODEL_CONFIGS, build_model, model_config
 from .data import FullImages, TrainingCrops, ValidationCrops, find_images, split_images
 from .loop import CHECKPOINT, Settings, Trainer, TrainingError
 from .loss import MS_SSIM_MIN_SIDE, QUALITY_LAMBDAS
-from .masks import mask_source
+from .masks import mask_source, read_image
 
 CROP_MULTIPLE = 64  # the window attention at 1/16 scale needs sides divisible by 64
 
@@ -115,6 +115,8 @@ def _full_images(args):
     paths = find_images(args.val_full)[:args.val_full_images]
     if not paths:
         raise ValueError(f"--val-full {args.val_full} holds no images")
+    for path in paths:  # fail now rather than at the end of the first epoch
+        read_image(path)
     return FullImages(paths), {"root": str(args.val_full.resolve()),
                                "images": [p.name for p in paths]}
 
