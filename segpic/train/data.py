@@ -173,4 +173,4 @@ class FullImages(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return to_tensor(np.asarray(read_image(self.paths[i])))
+        return to_tensor(np.array(read_image(self.paths[i])))  # a writable copy for torch
