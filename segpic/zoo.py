@@ -99,6 +99,20 @@ def _channel_ar_kwargs(sd: dict, M: int) -> dict:
     return {"num_slices": S, "max_support_slices": (in_last - M) // s}
 
 
+def _prototype_kwargs(sd: dict) -> dict:
+    """SegPIC's ``prototype_widths`` from the prototype codecs' 1x1 convs; {} for the
+    reference widths (the constructor's default)."""
+    from segpic.entropy.prototypes import REFERENCE_PROTOTYPE_WIDTHS
+
+    widths = []
+    for a, s in (("g_ab", "g_sb"), ("g_ab2", "g_sb2")):
+        widths.append([sd[f"{a}.0.weight"].shape[0], sd[f"{a}.2.weight"].shape[0],
+                       sd[f"{a}.4.weight"].shape[0], sd[f"{s}.0.weight"].shape[0],
+                       sd[f"{s}.2.weight"].shape[0]])
+    reference = [list(w) for w in REFERENCE_PROTOTYPE_WIDTHS]
+    return {} if widths == reference else {"prototype_widths": widths}
+
+
 def infer_kwargs(arch: str, sd: dict) -> dict:
     """Constructor kwargs of a reference-format state_dict (no config stored).
 
@@ -109,6 +123,7 @@ def infer_kwargs(arch: str, sd: dict) -> dict:
             N, M = sd["g_a.0.weight"].shape[0], sd["g_a.7.weight"].shape[0]
         elif arch == "segpic":
             N, M = sd["g_a1.0.conv_groups.0.weight"].shape[0], sd["g_a2.1.conv_groups.0.weight"].shape[0]
+            return {"N": N, "M": M, **_channel_ar_kwargs(sd, M), **_prototype_kwargs(sd)}
         else:
             return {}
         return {"N": N, "M": M, **_channel_ar_kwargs(sd, M)}

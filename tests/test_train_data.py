@@ -192,6 +192,23 @@ def test_split_uses_validation_folder_or_a_stable_hash(tmp_path):
 def test_validation_crops_are_centred(tmp_path):
     rgb, _ = image_with_position_code(100, 120)
     save_rgb(tmp_path / "v.png", rgb)
-    x = ValidationCrops([tmp_path / "v.png"], 64)[0]
+    item = ValidationCrops([tmp_path / "v.png"], 64)[0]
+    assert set(item) == {"image"}
+    x = item["image"]
     assert x.shape == (3, 64, 64)
     assert round(float(x[0, 0, 0]) * 255) == 28 and round(float(x[1, 0, 0]) * 255) == 18
+
+
+def test_validation_crops_carry_the_same_crop_of_the_mask(tmp_path):
+    """For mask-mode validation: the mask's centre crop, relabelled 0..K-1 (issue 17)."""
+    rgb, _ = image_with_position_code(100, 120)
+    save_rgb(tmp_path / "v.png", rgb)
+    labels = np.zeros((100, 120), np.int64)
+    labels[:, 60:] = 7  # the crop's columns 28..91 hold both regions, split at column 32
+    labels[:18] = 9  # rows above the crop (18..81)
+    save_labels(tmp_path / "masks" / "v.png", labels)
+    item = ValidationCrops([tmp_path / "v.png"], 64, LabelMapFolder(tmp_path / "masks"))[0]
+    mask = item["mask"]
+    assert mask.shape == (64, 64) and mask.dtype == torch.int64
+    assert (mask[:, :32] == 0).all() and (mask[:, 32:] == 1).all()
+    assert round(float(item["image"][0, 0, 0]) * 255) == 28

@@ -8,11 +8,14 @@ The prototypes of the whole batch are coded as (sum_b K_b, C, 1, 1) "images".
 Grid mode (inference): p = AdaptiveAvgPool(F, (g, g)), coded as a (B, C, g, g) map, and
 expanded by nearest-neighbour upsampling.
 
-Prototype codec (reference widths):
-    analysis : 1x1 C->a1, GDN, 1x1 a1->a2, GDN, 1x1 a2->96
-    synthesis: 1x1 96->s1, IGDN, 1x1 s1->s2, IGDN, 1x1 s2->C
+Prototype codec, widths (a1, a2, c, s1, s2):
+    analysis : 1x1 C->a1, GDN, 1x1 a1->a2, GDN, 1x1 a2->c     (c code channels, EB-coded)
+    synthesis: 1x1 c->s1, IGDN, 1x1 s1->s2, IGDN, 1x1 s2->C
+The reference (N=192, M=320) uses (128, 96, 96, 128, 192) at 1/4 scale (C = N) and
+(192, 128, 96, 128, 192) at 1/16 scale (C = M); ``scaled_prototype_widths`` scales them
+with N and M for narrower models.
 """
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -22,23 +25,42 @@ from compressai.layers import GDN, conv1x1
 from .hyperprior import quantize_bottleneck
 
 __all__ = [
-    "PROTOTYPE_CODE_CHANNELS", "MASK_EPS", "prototype_analysis", "prototype_synthesis",
+    "PROTOTYPE_CODE_CHANNELS", "REFERENCE_PROTOTYPE_WIDTHS", "MASK_EPS", "scaled_prototype_widths",
+    "prototype_analysis", "prototype_synthesis",
     "subsample_labels", "mask_pool", "mask_expand", "grid_pool", "grid_expand", "code_prototypes",
 ]
 
 PROTOTYPE_CODE_CHANNELS = 96
+#: (a1, a2, code channels, s1, s2) of the two prototype codecs (1/4 scale, 1/16 scale) in
+#: the reference, whose (N, M) is REFERENCE_NM.
+REFERENCE_PROTOTYPE_WIDTHS = ((128, 96, PROTOTYPE_CODE_CHANNELS, 128, 192),
+                             (192, 128, PROTOTYPE_CODE_CHANNELS, 128, 192))
+REFERENCE_NM = (192, 320)
 MASK_EPS = 5e-4
 
 
+def scaled_prototype_widths(N: int, M: int, multiple: int = 8) -> Tuple[Tuple[int, ...], ...]:
+    """The reference widths times N/192 (1/4-scale codec) and M/320 (1/16-scale codec), each
+    rounded to the nearest multiple of ``multiple`` (at least ``multiple``).
+
+    (192, 320) gives REFERENCE_PROTOTYPE_WIDTHS; (48, 64) gives (32, 24, 24, 32, 48) and
+    (40, 24, 16, 24, 40).
+    """
+    def scale(widths, factor):
+        return tuple(max(multiple, multiple * round(w * factor / multiple)) for w in widths)
+    return tuple(scale(w, c / ref) for w, c, ref in
+                 zip(REFERENCE_PROTOTYPE_WIDTHS, (N, M), REFERENCE_NM))
+
+
 def prototype_analysis(channels: int, widths: Sequence[int]) -> nn.Sequential:
-    a1, a2 = widths
-    out = PROTOTYPE_CODE_CHANNELS
+    """C -> code channels; ``widths`` = (a1, a2, c, s1, s2), of which (a1, a2, c) are used."""
+    a1, a2, out = widths[:3]
     return nn.Sequential(conv1x1(channels, a1), GDN(a1), conv1x1(a1, a2), GDN(a2), conv1x1(a2, out))
 
 
 def prototype_synthesis(channels: int, widths: Sequence[int]) -> nn.Sequential:
-    s1, s2 = widths
-    inp = PROTOTYPE_CODE_CHANNELS
+    """code channels -> C; ``widths`` = (a1, a2, c, s1, s2), of which (c, s1, s2) are used."""
+    inp, s1, s2 = widths[2:]
     return nn.Sequential(
         conv1x1(inp, s1), GDN(s1, inverse=True), conv1x1(s1, s2), GDN(s2, inverse=True), conv1x1(s2, channels)
     )

@@ -19,7 +19,7 @@ down-blocks of g_a1 and the two up-blocks + output conv of g_s1 run on bands of 
 halo that covers their receptive field (segpic.ops.rowwise.map_row_bands), so their
 half-resolution 192-channel maps (528 MB each for 2048x1344) never exist whole.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -28,7 +28,7 @@ from compressai.layers import conv1x1
 
 from segpic.entropy.hyperprior import interpolated_widths, quantize_bottleneck
 from segpic.entropy.prototypes import (
-    PROTOTYPE_CODE_CHANNELS, code_prototypes, grid_expand, grid_pool, mask_expand, mask_pool,
+    REFERENCE_PROTOTYPE_WIDTHS, code_prototypes, grid_expand, grid_pool, mask_expand, mask_pool,
     prototype_analysis, prototype_synthesis, subsample_labels,
 )
 from segpic.layers.rat import RegionAdaptiveTransform
@@ -54,6 +54,10 @@ class SegPIC(HyperpriorChannelAR):
     of num_slices (num_slices=None: 32-channel slices, so M a multiple of 32);
     input H and W multiples of 64 (use segpic.models.base.pad_to_multiple).
 
+    prototype_widths: ((a1, a2, c, s1, s2) at 1/4 scale, (a1, a2, c, s1, s2) at 1/16 scale),
+        the two prototype codecs (segpic.entropy.prototypes); None = the reference's widths,
+        whatever N and M (the training config ``small`` passes ``scaled_prototype_widths``).
+
     forward(x, mask=None, grid=4) -> {"x_hat", "likelihoods": {"y", "z", "z_center", "z_center2"}}
         mask: optional (B, H, W) int64 region ids 0..K_b-1 per image; without it the
         prototypes are pooled on a grid x grid layout. x_hat is not clamped.
@@ -62,7 +66,11 @@ class SegPIC(HyperpriorChannelAR):
         evaluation code, not in the model (unlike WACNN/STF); callers clamp to [0, 1].
     """
 
-    def __init__(self, N: int = 192, M: int = 320, num_slices: Optional[int] = None, max_support_slices: int = 5):
+    def __init__(self, N: int = 192, M: int = 320, num_slices: Optional[int] = None, max_support_slices: int = 5,
+                 prototype_widths: Optional[Sequence[Sequence[int]]] = None):
+        widths1, widths2 = prototype_widths or REFERENCE_PROTOTYPE_WIDTHS
+        if len(widths1) != 5 or len(widths2) != 5:
+            raise ValueError(f"prototype_widths needs two lists of 5 widths, got {prototype_widths}")
         ha, hs = interpolated_widths(N, M)
         super().__init__(N, M, num_slices, max_support_slices, ha, hs)
         self.g_a1 = nn.Sequential(DownSAL(3, N), DownSAL(N, N), WAM(N, 8, 8, 4))
@@ -70,12 +78,12 @@ class SegPIC(HyperpriorChannelAR):
         self.g_s0 = nn.Sequential(WAM(M, 8, 4, 2), UpSAL(M, N), UpSAL(N, N))
         self.g_s1 = nn.Sequential(WAM(N, 8, 8, 4), UpSAL(N, N), UpSAL(N, 32), conv1x1(32, 3))
 
-        self.g_ab = prototype_analysis(N, (128, 96))
-        self.g_sb = prototype_synthesis(N, (128, 192))
-        self.entropy_bottleneck_b = EntropyBottleneck(PROTOTYPE_CODE_CHANNELS)
-        self.g_ab2 = prototype_analysis(M, (192, 128))
-        self.g_sb2 = prototype_synthesis(M, (128, 192))
-        self.entropy_bottleneck_b2 = EntropyBottleneck(PROTOTYPE_CODE_CHANNELS)
+        self.g_ab = prototype_analysis(N, widths1)
+        self.g_sb = prototype_synthesis(N, widths1)
+        self.entropy_bottleneck_b = EntropyBottleneck(widths1[2])
+        self.g_ab2 = prototype_analysis(M, widths2)
+        self.g_sb2 = prototype_synthesis(M, widths2)
+        self.entropy_bottleneck_b2 = EntropyBottleneck(widths2[2])
 
         self.dyn_encoder = RegionAdaptiveTransform(N, N)
         self.dyn_decoder = RegionAdaptiveTransform(N, N)

@@ -2,10 +2,12 @@
 
     python -m segpic train --data DIR --out RUN_DIR [--config small|paper]
         [--quality q1..q6 | --lambda X] [--loss mse|ms-ssim] [--masks auto|DIR|coco:DIR]
-        [--no-mask] [--steps N] [--crop 256] [--batch-size 8] [--device cpu|cuda] [--resume]
+        [--no-mask] [--steps N] [--crop 256] [--batch-size 8] [--epoch-size N]
+        [--val-crop 256] [--val-full DIR] [--grid-mix P] [--device cpu|cuda] [--resume]
 
-The run folder receives ``checkpoint.pth`` (loadable with ``segpic.zoo.load_checkpoint``)
-and ``log.csv``.  ``--resume`` continues the run in RUN_DIR up to the new ``--steps``.
+The run folder receives ``checkpoint.pth`` (loadable with ``segpic.zoo.load_checkpoint``),
+``checkpoint_best.pth`` (the best validation loss in the training mode) and ``log.csv``.
+``--resume`` continues the run in RUN_DIR up to the new ``--steps``.
 """
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from pathlib import Path
 import torch
 
 from .config import ARCHS, MODEL_CONFIGS, build_model, model_config
-from .data import TrainingCrops, ValidationCrops, split_images
+from .data import FullImages, TrainingCrops, ValidationCrops, find_images, split_images
 from .loop import CHECKPOINT, Settings, Trainer, TrainingError
 from .loss import MS_SSIM_MIN_SIDE, QUALITY_LAMBDAS
-from .masks import mask_source
+from .masks import mask_source, read_image
 
 CROP_MULTIPLE = 64  # the window attention at 1/16 scale needs sides divisible by 64
 
@@ -38,12 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="lambda preset for the MSE loss (default q2 = 0.0035)")
     rate.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion lambda")
     parser.add_argument("--loss", choices=("mse", "ms-ssim"), default="mse")
-    masks = parser.add_mutually_exclusive_group()
-    masks.add_argument("--masks", default="auto",
-                       help="auto|felzenszwalb|slic (generated, cached), sam:CKPT, "
-                            "coco:DIR (panoptic PNGs) or DIR (label-map PNGs); default auto")
-    masks.add_argument("--no-mask", action="store_true",
-                       help="train with grid prototypes only (the paper's ablation)")
+    parser.add_argument("--masks",
+                        help="auto|felzenszwalb|slic (generated, cached), sam:CKPT, "
+                             "coco:DIR (panoptic PNGs) or DIR (label-map PNGs); default auto. "
+                             "With --no-mask they serve the mask-mode validation only")
+    parser.add_argument("--no-mask", action="store_true",
+                        help="train with grid prototypes only (the paper's ablation)")
     parser.add_argument("--mask-cache", type=Path,
                         help="cache for generated masks (default ~/.cache/segpic/masks)")
     parser.add_argument("--steps", type=int, default=2000, help="train up to this step")
@@ -51,24 +53,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--val-every", type=int, default=100,
-                        help="steps between validations and LR-scheduler steps")
+    parser.add_argument("--epoch-size", type=int,
+                        help="images per epoch (default: the training set's size); each "
+                             "epoch ends with validation and one LR-scheduler step")
+    parser.add_argument("--val-crop", type=int, default=256,
+                        help="validation centre-crop side (multiple of 64; default 256)")
+    parser.add_argument("--val-full", type=Path,
+                        help="folder of whole images (e.g. Kodak) also validated each epoch "
+                             "with grid prototypes; logged, not used by the scheduler")
+    parser.add_argument("--val-full-images", type=int, default=4,
+                        help="how many of --val-full's images (sorted by name; default 4)")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--patience", type=int, default=8,
-                        help="validations without improvement before the LR halves")
+    parser.add_argument("--patience", type=int, default=16,
+                        help="epochs without improvement before the LR halves (default 16)")
     parser.add_argument("--min-lr", type=float, default=5e-6)
+    parser.add_argument("--grid-mix", type=float, default=0.0,
+                        help="fraction of steps trained with grid prototypes of a random "
+                             "size 2..8 (a deviation from the authors; default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=0, help="data loader processes")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
 
 
-def _settings(args) -> Settings:
-    for name in ("steps", "crop", "batch_size", "val_every", "checkpoint_every"):
+def _settings(args, train_images: int) -> Settings:
+    for name in ("steps", "crop", "batch_size", "checkpoint_every", "val_crop",
+                 "val_full_images"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
-    if args.crop % CROP_MULTIPLE:
-        raise ValueError(f"--crop must be a multiple of {CROP_MULTIPLE}, got {args.crop}")
+    if args.epoch_size is not None and args.epoch_size <= 0:
+        raise ValueError("--epoch-size must be positive")
+    if args.patience < 0:
+        raise ValueError("--patience must not be negative")
+    for name in ("crop", "val_crop"):
+        if getattr(args, name) % CROP_MULTIPLE:
+            raise ValueError(f"--{name.replace('_', '-')} must be a multiple of "
+                             f"{CROP_MULTIPLE}, got {getattr(args, name)}")
     if args.loss == "ms-ssim":
         if args.lmbda is None:
             raise ValueError("--loss ms-ssim has no quality presets: give --lambda")
@@ -77,16 +97,33 @@ def _settings(args) -> Settings:
     lmbda = args.lmbda if args.lmbda is not None else QUALITY_LAMBDAS[args.quality or "q2"]
     if lmbda <= 0:
         raise ValueError("--lambda must be positive")
-    if not 0 < args.val_fraction < 1:
-        raise ValueError("--val-fraction must be between 0 and 1")
+    if not 0 <= args.grid_mix <= 1:
+        raise ValueError("--grid-mix must be between 0 and 1")
     return Settings(steps=args.steps, lmbda=lmbda, metric=args.loss,
-                    batch_size=args.batch_size, patience=args.patience, min_lr=args.min_lr,
-                    val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-                    use_masks=not args.no_mask, seed=args.seed)
+                    batch_size=args.batch_size, epoch_size=args.epoch_size or train_images,
+                    patience=args.patience, min_lr=args.min_lr,
+                    checkpoint_every=args.checkpoint_every, use_masks=not args.no_mask,
+                    grid_mix=args.grid_mix, seed=args.seed)
+
+
+def _full_images(args):
+    """(FullImages or None, its description for the checkpoint)."""
+    if args.val_full is None:
+        return None, None
+    if not args.val_full.is_dir():
+        raise ValueError(f"--val-full {args.val_full} does not exist")
+    paths = find_images(args.val_full)[:args.val_full_images]
+    if not paths:
+        raise ValueError(f"--val-full {args.val_full} holds no images")
+    for path in paths:  # fail now rather than at the end of the first epoch
+        read_image(path)
+    return FullImages(paths), {"root": str(args.val_full.resolve()),
+                               "images": [p.name for p in paths]}
 
 
 def _trainer(args) -> Trainer:
-    settings = _settings(args)
+    if not 0 < args.val_fraction < 1:
+        raise ValueError("--val-fraction must be between 0 and 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device is available")
     has_run = (args.out / CHECKPOINT).is_file()
@@ -97,18 +134,23 @@ def _trainer(args) -> Trainer:
     config = model_config(args.arch, args.config)
 
     train_paths, val_paths = split_images(args.data, args.val_fraction)
-    masks = None if args.no_mask else mask_source(args.masks, args.mask_cache)
+    settings = _settings(args, len(train_paths))
+    full_set, full = _full_images(args)
+    spec = args.masks if args.masks is not None else (None if args.no_mask else "auto")
+    masks = mask_source(spec, args.mask_cache) if spec is not None else None
     if masks is not None:
-        masks.prepare(train_paths)
+        masks.prepare(val_paths if args.no_mask else train_paths + val_paths)
     data = {"root": str(args.data.resolve()), "train_images": len(train_paths),
             "val_images": len(val_paths), "val_fraction": args.val_fraction,
-            "crop": args.crop, "masks": masks.describe() if masks else None}
+            "crop": args.crop, "val_crop": args.val_crop, "val_full": full,
+            "masks": masks.describe() if masks else None}
 
     torch.manual_seed(settings.seed)
     trainer = Trainer(build_model(config), config,
-                      TrainingCrops(train_paths, masks, args.crop, settings.seed),
-                      ValidationCrops(val_paths, args.crop), settings, args.out, data,
-                      device=args.device, workers=args.workers)
+                      TrainingCrops(train_paths, None if args.no_mask else masks, args.crop,
+                                    settings.seed),
+                      ValidationCrops(val_paths, args.val_crop, masks), settings, args.out,
+                      data, device=args.device, workers=args.workers, full_set=full_set)
     if args.resume:
         trainer.resume()
         if trainer.step >= settings.steps:

@@ -1,10 +1,16 @@
 """Named model configurations for training.
 
-``paper`` is the published SegPIC (N=192, M=320, 10 slices with support 5).  ``small`` keeps
-every module and narrows it (N=48, M=64, 2 slices with support 1) so that CPU training is
-practical; ``bench/perf/train_speed.py`` measures both.  The slice transforms (224..32 hidden
-widths) and the last up-block (32 channels at full resolution) have fixed widths in the
-reference, so they set a floor on the small model's step time.
+``paper`` is the published SegPIC (N=192, M=320, 10 slices with support 5), exactly the
+reference.  ``small`` keeps every module and narrows it (N=48, M=64, 2 slices with support 1)
+so that CPU training is practical; ``bench/perf/train_speed.py`` measures both.  The slice
+transforms (224..32 hidden widths) and the last up-block (32 channels at full resolution) have
+fixed widths in the reference, so they set a floor on the small model's step time.
+
+Deviation in ``small``: the two prototype codecs scale with N and M
+(``scaled_prototype_widths``; 24 and 16 code channels instead of 96 and 96).  With the
+reference's fixed widths, 128x128 crops with 4x4 grid prototypes would carry 75% as many
+prototype elements as y (3.8% in the paper's model at 256x256), so the mask and no-mask arms
+would pay very different prototype rates.
 """
 from __future__ import annotations
 
@@ -12,12 +18,14 @@ from typing import Dict
 
 from torch import nn
 
+from segpic.entropy.prototypes import scaled_prototype_widths
 from segpic.zoo import model_class
 
 ARCHS = ("segpic",)
 
-MODEL_CONFIGS: Dict[str, Dict[str, int]] = {
-    "small": {"N": 48, "M": 64, "num_slices": 2, "max_support_slices": 1},
+MODEL_CONFIGS: Dict[str, Dict] = {
+    "small": {"N": 48, "M": 64, "num_slices": 2, "max_support_slices": 1,
+              "prototype_widths": [list(w) for w in scaled_prototype_widths(48, 64)]},
     "paper": {"N": 192, "M": 320, "num_slices": 10, "max_support_slices": 5},
 }
 

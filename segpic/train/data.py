@@ -102,9 +102,7 @@ class TrainingCrops(Dataset):
 
         labels = self.masks.label_map(path) if self.masks is not None else None
         image = read_image(path)
-        if labels is not None and labels.shape != (image.height, image.width):
-            raise MaskError(f"mask of {path} is {labels.shape[1]}x{labels.shape[0]}, "
-                            f"the image is {image.width}x{image.height}")
+        _check_mask_size(path, image, labels)
         image, labels = fit_to_crop(image, labels, self.crop)
         pixels = np.asarray(image)
         top = int(rng.integers(0, pixels.shape[0] - self.crop + 1))
@@ -118,6 +116,12 @@ class TrainingCrops(Dataset):
         return item
 
 
+def _check_mask_size(path: Path, image: Image.Image, labels: Optional[np.ndarray]) -> None:
+    if labels is not None and labels.shape != (image.height, image.width):
+        raise MaskError(f"mask of {path} is {labels.shape[1]}x{labels.shape[0]}, "
+                        f"the image is {image.width}x{image.height}")
+
+
 def _flip(array: np.ndarray, horizontal: bool, vertical: bool) -> np.ndarray:
     if horizontal:
         array = array[:, ::-1]
@@ -129,19 +133,44 @@ def _flip(array: np.ndarray, horizontal: bool, vertical: bool) -> np.ndarray:
 class ValidationCrops(Dataset):
     """Centre crops (crop x crop) of the validation images, as the reference's test loader.
 
-    Items are (3, crop, crop) float tensors in [0, 1]; validation runs without masks, the
-    way the model is used at inference (grid prototypes).
+    Item ``i`` is a dict with ``image`` (3, crop, crop) float in [0, 1] and, with a mask
+    source, ``mask`` (crop, crop) int64, the same centre crop of the label map relabelled
+    0..K-1 (for validation with mask prototypes, as the authors validate).
     """
 
-    def __init__(self, paths: Sequence[Path], crop: int):
-        self.paths, self.crop = list(paths), crop
+    def __init__(self, paths: Sequence[Path], crop: int, masks: Optional[MaskSource] = None):
+        self.paths, self.crop, self.masks = list(paths), crop, masks
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Dict[str, torch.Tensor]:
+        path = self.paths[i]
+        image = read_image(path)
+        labels = self.masks.label_map(path) if self.masks is not None else None
+        _check_mask_size(path, image, labels)
+        image, labels = fit_to_crop(image, labels, self.crop)
+        pixels = np.asarray(image)
+        top = (pixels.shape[0] - self.crop) // 2
+        left = (pixels.shape[1] - self.crop) // 2
+        window = (slice(top, top + self.crop), slice(left, left + self.crop))
+        item = {"image": to_tensor(pixels[window])}
+        if labels is not None:
+            item["mask"] = torch.from_numpy(relabel(labels[window]))
+        return item
+
+
+class FullImages(Dataset):
+    """Whole images (e.g. a few Kodak-size ones) for validation as inference sees them.
+
+    Items are (3, H, W) float tensors in [0, 1] of each image's own size (batch size 1).
+    """
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = list(paths)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        image, _ = fit_to_crop(read_image(self.paths[i]), None, self.crop)
-        pixels = np.asarray(image)
-        top = (pixels.shape[0] - self.crop) // 2
-        left = (pixels.shape[1] - self.crop) // 2
-        return to_tensor(pixels[top:top + self.crop, left:left + self.crop])
+        return to_tensor(np.array(read_image(self.paths[i])))  # a writable copy for torch

@@ -2,14 +2,24 @@
 
 One step (spec section 4): forward with the batch's masks (or grid prototypes), the
 rate-distortion loss, gradient clipping at 1.0, Adam on everything but the entropy
-bottlenecks' ``quantiles``; then the auxiliary quantile loss on its own Adam.  Every
-``val_every`` steps the held-out loss (grid prototypes, eval mode: what inference sees) steps
-a ReduceLROnPlateau schedule (only there, so a run's schedule does not depend on where it
-was stopped and resumed).
+bottlenecks' ``quantiles``; then the auxiliary quantile loss on its own Adam.
+
+Schedule by epochs, as the authors: an epoch is ``epoch_size`` images, i.e.
+ceil(epoch_size / batch_size) steps.  At the end of each epoch the validation set is coded
+with mask prototypes and with grid prototypes (eval mode), optionally a few whole images
+with grid prototypes too; the loss in the training mode (masks, or the grid with
+``use_masks=False``) steps ReduceLROnPlateau (factor 0.5, patience in epochs, floor
+``min_lr``) and decides the best checkpoint.  The schedule happens only there, so a run's
+schedule does not depend on where it was stopped and resumed.
+
+Checkpoints carry converged entropy-bottleneck quantiles (bisection, ``converged_quantiles``)
+in ``model``, so ``segpic.zoo.load_checkpoint`` builds CDF tables that cover the latents;
+the training quantiles (what the aux optimiser left) are kept apart for resuming.
 
 All randomness is derived from (seed, step): the batch of step s is fixed by the data set
 (see :mod:`.data`), and the model's training noise is drawn after seeding torch with
-(seed, s).  A resumed run therefore repeats an uninterrupted one exactly.
+(seed, s); with ``grid_mix`` the choice of prototypes is a function of (seed, s) too.  A
+resumed run therefore repeats an uninterrupted one exactly.
 """
 from __future__ import annotations
 
@@ -20,19 +30,28 @@ import signal
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
+from compressai.entropy_models import EntropyBottleneck
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .loss import RateDistortionLoss
+from segpic.models.base import crop, pad_to_multiple
+
+from .loss import STREAMS, RateDistortionLoss
 
 CHECKPOINT = "checkpoint.pth"
+BEST_CHECKPOINT = "checkpoint_best.pth"
 LOG = "log.csv"
-LOG_FIELDS = ["step", "split", "loss", "bpp", "mse", "psnr", "aux_loss", "lr"]
+#: ``split``: train, val-mask, val-grid, val-full (validation modes) or quantiles (the
+#: auxiliary loss of the saved, converged quantiles at the end of a run).  ``prototypes``:
+#: ``mask`` or ``gridG``.  Rates are bits per pixel; ``bpp`` is the sum of the streams.
+LOG_FIELDS = ["step", "epoch", "split", "prototypes", "loss", "bpp",
+              *(f"bpp_{k}" for k in STREAMS), "mse", "psnr", "aux_loss", "lr"]
+GRID_MIX_SIDES = (2, 8)  # grid sizes drawn by grid_mix, inclusive
 
 
 class TrainingError(RuntimeError):
@@ -47,11 +66,16 @@ class Settings:
         steps: the step to train up to (a resumed run may raise it).
         lmbda: rate-distortion lambda; metric: ``"mse"`` or ``"ms-ssim"``.
         batch_size: crops per step; grid: prototype grid at validation (and with no mask).
+        epoch_size: images per epoch (0: the training set's size); an epoch is
+            ceil(epoch_size / batch_size) steps.
         lr, aux_lr: Adam learning rates of the main and the quantile parameters.
-        clip: max gradient norm; patience, min_lr: ReduceLROnPlateau (factor 0.5).
-        val_every: steps between validations (and scheduler steps).
+        clip: max gradient norm; patience (epochs), min_lr: ReduceLROnPlateau (factor 0.5),
+            stepped once per epoch.
         checkpoint_every: steps between checkpoints (one is always written at the end).
         use_masks: train with the data set's masks (else grid prototypes).
+        grid_mix: fraction of steps trained with grid prototypes of a random size
+            (GRID_MIX_SIDES) instead of the masks (or the fixed grid); a deviation from the
+            authors, 0 = off.
         seed: fixes the model's initialisation, the batches and the training noise.
     """
 
@@ -60,18 +84,19 @@ class Settings:
     metric: str = "mse"
     batch_size: int = 8
     grid: int = 4
+    epoch_size: int = 0
     lr: float = 1e-4
     aux_lr: float = 1e-3
     clip: float = 1.0
-    patience: int = 8
+    patience: int = 16
     min_lr: float = 5e-6
-    val_every: int = 100
     checkpoint_every: int = 500
     use_masks: bool = True
+    grid_mix: float = 0.0
     seed: int = 0
 
-    RECIPE = ("lmbda", "metric", "batch_size", "grid", "lr", "aux_lr", "clip", "patience",
-              "min_lr", "use_masks", "seed")
+    RECIPE = ("lmbda", "metric", "batch_size", "grid", "epoch_size", "lr", "aux_lr", "clip",
+              "patience", "min_lr", "use_masks", "grid_mix", "seed")
 
 
 def split_parameters(model: nn.Module):
@@ -86,6 +111,39 @@ def split_parameters(model: nn.Module):
 def step_seed(seed: int, step: int) -> int:
     """The torch seed for the training noise of ``step``."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint32)[0])
+
+
+def step_prototypes(settings: Settings, step: int) -> Optional[int]:
+    """The prototypes of ``step``: None for the batch's masks, else the grid side."""
+    grid = None if settings.use_masks else settings.grid
+    if settings.grid_mix > 0:
+        rng = np.random.default_rng([settings.seed, step, 2])
+        if rng.random() < settings.grid_mix:
+            grid = int(rng.integers(GRID_MIX_SIDES[0], GRID_MIX_SIDES[1] + 1))
+    return grid
+
+
+def bottlenecks(model: nn.Module):
+    """(name, module) of the model's factorized entropy bottlenecks."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, EntropyBottleneck)]
+
+
+@torch.no_grad()
+def converged_quantiles(model: nn.Module) -> Tuple[Dict[str, torch.Tensor], float]:
+    """Quantiles solved by bisection (CompressAI's ``_update_quantiles``), model unchanged.
+
+    Returns ({state_dict key: (C, 1, 3) quantiles}, the auxiliary loss they reach).  The aux
+    loss sum |logits(q) - target| is what the aux optimiser minimises step by step; the
+    bisection solves logits(q) = target for each quantile to within 1e-3 + 1e-4 |q|.
+    """
+    solved, loss = {}, 0.0
+    for name, module in bottlenecks(model):
+        trained = module.quantiles.detach().clone()
+        module._update_quantiles()
+        solved[f"{name}.quantiles"] = module.quantiles.detach().clone()
+        loss += float(module.loss())
+        module.quantiles.copy_(trained)
+    return solved, loss
 
 
 def ignore_stop_signals(worker_id: int) -> None:
@@ -115,19 +173,23 @@ class Trainer:
         model: a CompressAI-style model whose forward takes ``mask=`` and ``grid=``.
         model_config: ``{"arch": ..., **constructor kwargs}``, saved with the weights.
         train_set: items ``{"image": (3,h,w), "mask": (h,w)}`` indexed by sample number.
-        val_set: (3, h, w) validation images.
+        val_set: items ``{"image": (3,h,w)}``, with ``"mask"`` (h,w) for mask-mode validation.
         settings: see :class:`Settings`.
         run_dir: the run folder.
         data: a JSON-able description of the data, saved in checkpoints.
         device: ``"cpu"`` or ``"cuda"``; workers: data loader processes.
+        full_set: optional whole (3, H, W) images, validated with grid prototypes, logged
+            only (they drive neither the schedule nor the best checkpoint).
     """
 
     def __init__(self, model: nn.Module, model_config: Dict, train_set: Dataset,
                  val_set: Dataset, settings: Settings, run_dir: Path, data: Dict,
-                 device: str = "cpu", workers: int = 0):
+                 device: str = "cpu", workers: int = 0, full_set: Optional[Dataset] = None):
         self.model = model.to(device)
         self.model_config, self.settings, self.data = model_config, settings, data
-        self.train_set, self.val_set = train_set, val_set
+        self.train_set, self.val_set, self.full_set = train_set, val_set, full_set
+        epoch_size = settings.epoch_size or (len(train_set) if train_set is not None else 1)
+        self.steps_per_epoch = max(1, math.ceil(epoch_size / settings.batch_size))
         self.run_dir, self.device, self.workers = Path(run_dir), device, workers
         self.criterion = RateDistortionLoss(settings.lmbda, settings.metric)
         main, aux = split_parameters(model)
@@ -138,21 +200,35 @@ class Trainer:
             self.optimizer, mode="min", factor=0.5, patience=settings.patience,
             min_lr=settings.min_lr)
         self.step = 0
+        self.best = math.inf  # best validation loss in the training mode
         self._stop = False
 
     # ---- checkpoints -------------------------------------------------------------------
     def state(self) -> Dict:
-        """The checkpoint: ``model`` and ``config`` as segpic.zoo.load_checkpoint reads them."""
-        return {"model": self.model.state_dict(), "config": dict(self.model_config),
+        """The checkpoint: ``model`` and ``config`` as segpic.zoo.load_checkpoint reads them.
+
+        ``model`` holds converged quantiles; ``training_quantiles`` the aux optimiser's, and
+        ``quantiles_aux_loss`` the aux loss of both, (training, saved).
+        """
+        model = self.model.state_dict()
+        solved, solved_loss = converged_quantiles(self.model)
+        training = {k: model[k] for k in solved}
+        return {"model": {**model, **solved}, "config": dict(self.model_config),
+                "training_quantiles": training,
+                "quantiles_aux_loss": (self.aux_loss(), solved_loss),
                 "optimizer": self.optimizer.state_dict(),
                 "aux_optimizer": self.aux_optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "step": self.step,
-                "settings": asdict(self.settings), "data": self.data}
+                "best": self.best, "settings": asdict(self.settings), "data": self.data}
 
-    def save(self) -> Path:
+    def aux_loss(self) -> float:
+        with torch.no_grad():
+            return float(self.model.aux_loss())
+
+    def save(self, name: str = CHECKPOINT, state: Optional[Dict] = None) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / CHECKPOINT
-        save_atomic(self.state(), path)
+        path = self.run_dir / name
+        save_atomic(state if state is not None else self.state(), path)
         return path
 
     def resume(self) -> None:
@@ -174,20 +250,22 @@ class Trainer:
                                     f"resume with the same settings")
         if ckpt["data"] != self.data:
             raise TrainingError(f"{path} was trained on other data: {ckpt['data']}")
-        self.model.load_state_dict(ckpt["model"])
+        self.model.load_state_dict({**ckpt["model"], **ckpt["training_quantiles"]})
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.step = ckpt["step"]
+        self.step, self.best = ckpt["step"], ckpt["best"]
 
     # ---- log ---------------------------------------------------------------------------
     def _truncate_log(self) -> None:
-        """Drop log rows after the current step (left by a run stopped between checkpoints)."""
+        """Drop log rows after the current step (left by a run stopped between checkpoints)
+        and the ``quantiles`` rows of the checkpoint that training now continues."""
         path = self.run_dir / LOG
         if not path.is_file():
             return
         with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= self.step]
+            rows = [r for r in csv.DictReader(f)
+                    if int(r["step"]) <= self.step and r["split"] != "quantiles"]
         fd, tmp = tempfile.mkstemp(prefix=LOG, dir=self.run_dir)
         with os.fdopen(fd, "w", newline="") as f:
             writer = csv.DictWriter(f, LOG_FIELDS)
@@ -208,11 +286,12 @@ class Trainer:
     def train_step(self, batch: Dict[str, torch.Tensor]) -> Dict[str, float]:
         """One optimisation step on a batch; returns the loss terms as floats."""
         x = batch["image"].to(self.device, non_blocking=True)
-        mask = batch["mask"].to(self.device) if self.settings.use_masks else None
+        grid = step_prototypes(self.settings, self.step)
+        mask = batch["mask"].to(self.device) if grid is None else None
         torch.manual_seed(step_seed(self.settings.seed, self.step))
         self.optimizer.zero_grad(set_to_none=True)
         self.aux_optimizer.zero_grad(set_to_none=True)
-        terms = self.criterion(self.model(x, mask=mask, grid=self.settings.grid), x)
+        terms = self.criterion(self.model(x, mask=mask, grid=grid or self.settings.grid), x)
         terms["loss"].backward()
         nn.utils.clip_grad_norm_(self.main_params, self.settings.clip)
         self.optimizer.step()
@@ -221,25 +300,75 @@ class Trainer:
         self.aux_optimizer.step()
         out = {k: v.item() for k, v in terms.items()}
         out["aux_loss"] = aux_loss.item()
+        out["prototypes"] = "mask" if grid is None else f"grid{grid}"
         return out
 
     @torch.no_grad()
-    def validate(self) -> Dict[str, float]:
-        """Mean loss terms over the validation set, eval mode, grid prototypes, no mask."""
+    def validate(self) -> Dict[str, Dict]:
+        """Mean loss terms per validation split, eval mode.
+
+        ``val-mask``: the validation crops with their masks' prototypes (when the validation
+        set has masks); ``val-grid``: the same crops with grid prototypes (what inference
+        sees); ``val-full``: the whole ``full_set`` images, zero-padded to multiples of 64 as
+        at inference, grid prototypes, rates per pixel of the unpadded image.
+        """
         self.model.eval()
-        sums: Dict[str, float] = {}
+        sums: Dict[str, Dict[str, float]] = {}
         loader = DataLoader(self.val_set, batch_size=self.settings.batch_size,
                             num_workers=self.workers, worker_init_fn=ignore_stop_signals)
-        for x in loader:
-            x = x.to(self.device)
-            terms = self.criterion(self.model(x, grid=self.settings.grid), x)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+        for batch in loader:
+            x = batch["image"].to(self.device)
+            if "mask" in batch:
+                self._add(sums, "val-mask", x, self.model(x, mask=batch["mask"].to(self.device)))
+            self._add(sums, "val-grid", x, self.model(x, grid=self.settings.grid))
+        for x in self.full_set if self.full_set is not None else ():
+            x = x[None].to(self.device)
+            padded, padding = pad_to_multiple(x)
+            out = self.model(padded, grid=self.settings.grid)
+            out["x_hat"] = crop(out["x_hat"], padding)
+            self._add(sums, "val-full", x, out)
         self.model.train()
-        out = {k: v / len(self.val_set) for k, v in sums.items()}
-        out["psnr"] = -10 * math.log10(out["mse"])  # PSNR of the mean MSE
-        out["aux_loss"] = float(self.model.aux_loss())
-        return out
+        aux = self.aux_loss()
+        results = {}
+        for split, totals in sums.items():
+            count = totals.pop("_count")
+            terms = {k: v / count for k, v in totals.items()}
+            terms["psnr"] = -10 * math.log10(terms["mse"])  # PSNR of the mean MSE
+            terms["aux_loss"] = aux
+            terms["prototypes"] = "mask" if split == "val-mask" else f"grid{self.settings.grid}"
+            results[split] = terms
+        return results
+
+    def _add(self, sums: Dict[str, Dict[str, float]], split: str, x: torch.Tensor,
+             output: Dict) -> None:
+        """Add a batch's loss terms, weighted by its size, to ``sums[split]``."""
+        totals = sums.setdefault(split, {"_count": 0})
+        for k, v in self.criterion(output, x).items():
+            totals[k] = totals.get(k, 0.0) + float(v) * len(x)
+        totals["_count"] += len(x)
+
+    def schedule_split(self) -> str:
+        """The validation split that steps the scheduler and picks the best checkpoint: the
+        training mode (the authors validate with masks)."""
+        return "val-mask" if self.settings.use_masks else "val-grid"
+
+    def end_epoch(self, log, bar) -> None:
+        """Validate, step the scheduler on the training mode's loss, keep the best checkpoint."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        results = self.validate()
+        for split, terms in results.items():
+            log.writerow(self._row(split, terms, lr))
+        key = self.schedule_split()
+        if key not in results:
+            raise TrainingError(f"no {key} validation: the validation set has no masks")
+        loss = results[key]["loss"]
+        self.scheduler.step(loss)
+        if loss < self.best:
+            self.best = loss
+            self.save(BEST_CHECKPOINT)
+        bar.write(f"epoch {self.step // self.steps_per_epoch} (step {self.step}): " + " | ".join(
+            f"{split} loss {t['loss']:.4f} bpp {t['bpp']:.4f} psnr {t['psnr']:.2f}"
+            for split, t in results.items()))
 
     def _interrupt(self, signum, frame):
         if self._stop:
@@ -270,24 +399,21 @@ class Trainer:
                 terms = self.train_step(batch)
                 self.step += 1
                 lr = self.optimizer.param_groups[0]["lr"]
-                log.writerow(_row(self.step, "train", terms, lr))
+                log.writerow(self._row("train", terms, lr))
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms['loss']:.3f}", bpp=f"{terms['bpp']:.3f}",
                                 psnr=f"{terms['psnr']:.2f}")
                 if not math.isfinite(terms["loss"]):
                     raise TrainingError(f"loss became {terms['loss']} at step {self.step}")
-                if self.step % s.val_every == 0:
-                    val = self.validate()
-                    self.scheduler.step(val["loss"])
-                    log.writerow(_row(self.step, "val", val, lr))
-                    bar.write(f"step {self.step}: val loss {val['loss']:.4f} "
-                              f"bpp {val['bpp']:.4f} psnr {val['psnr']:.2f} dB")
+                if self.step % self.steps_per_epoch == 0:
+                    self.end_epoch(log, bar)
                 log_file.flush()
-                if self.step % s.checkpoint_every == 0 or self.step == s.steps:
-                    self.save()
                 if self._stop:
-                    self.save()
+                    self._finish(log, bar)
                     return False
+                if self.step % s.checkpoint_every == 0 and self.step != s.steps:
+                    self.save()
+            self._finish(log, bar)
             return True
         finally:
             bar.close()
@@ -295,9 +421,18 @@ class Trainer:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
 
+    def _finish(self, log, bar) -> None:
+        """Save the last checkpoint and log how far the auxiliary loss got."""
+        state = self.state()
+        self.save(state=state)
+        trained, solved = state["quantiles_aux_loss"]
+        log.writerow(self._row("quantiles", {"aux_loss": solved},
+                               self.optimizer.param_groups[0]["lr"]))
+        bar.write(f"entropy-bottleneck quantiles at step {self.step}: aux loss {trained:.4g} "
+                  f"after training, {solved:.4g} as saved (bisection)")
 
-def _row(step: int, split: str, terms: Dict[str, float], lr: float) -> Dict:
-    row = {"step": step, "split": split, "lr": f"{lr:.3g}"}
-    row.update({k: f"{terms[k]:.6g}" for k in ("loss", "bpp", "mse", "psnr", "aux_loss")})
-    return row
-
+    def _row(self, split: str, terms: Dict, lr: float) -> Dict:
+        row = {"step": self.step, "epoch": f"{self.step / self.steps_per_epoch:.4g}",
+               "split": split, "prototypes": terms.get("prototypes", ""), "lr": f"{lr:.3g}"}
+        row.update({k: f"{terms[k]:.6g}" for k in LOG_FIELDS if k in terms and k not in row})
+        return row

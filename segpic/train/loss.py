@@ -4,7 +4,7 @@
     L = lambda * (1 - MS-SSIM) + bpp        (loss "ms-ssim")
 
 bpp = sum over the likelihood groups (y, z and both prototype streams) of -log2(likelihood),
-divided by the number of pixels B*H*W.  MSE is the mean over B*3*H*W on images in [0, 1].
+divided by the number of pixels B*H*W; ``bpp_<group>`` is each group's share (STREAMS).  MSE is the mean over B*3*H*W on images in [0, 1].
 """
 from __future__ import annotations
 
@@ -19,14 +19,18 @@ from torch import nn
 QUALITY_LAMBDAS = {"q1": 0.0018, "q2": 0.0035, "q3": 0.0067,
                    "q4": 0.0130, "q5": 0.0250, "q6": 0.0483}
 
+#: SegPIC's likelihood groups, one per bitstream: the latent y, the hyper-latent z, the
+#: prototypes at 1/4 scale (q', ``z_center``) and at 1/16 scale (q, ``z_center2``).
+STREAMS = ("y", "z", "z_center", "z_center2")
+
 #: The smallest crop side pytorch-msssim's 5-scale MS-SSIM (window 11) accepts.
 MS_SSIM_MIN_SIDE = 161
 
 
-def bits_per_pixel(likelihoods: Dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
-    """Estimated rate: sum of -log2 over all likelihood tensors, per pixel (scalar)."""
-    total = sum(torch.log(p).sum() for p in likelihoods.values())
-    return total / (-math.log(2) * num_pixels)
+def stream_bits_per_pixel(likelihoods: Dict[str, torch.Tensor],
+                          num_pixels: int) -> Dict[str, torch.Tensor]:
+    """Estimated rate of each likelihood group: sum of -log2, per pixel (scalars)."""
+    return {k: torch.log(p).sum() / (-math.log(2) * num_pixels) for k, p in likelihoods.items()}
 
 
 class RateDistortionLoss(nn.Module):
@@ -50,12 +54,16 @@ class RateDistortionLoss(nn.Module):
             output: the model's forward output, ``{"x_hat": (B,3,H,W), "likelihoods": {...}}``.
             target: (B, 3, H, W) original images in [0, 1].
         Returns:
-            ``loss`` (the objective), ``bpp``, ``mse`` and ``psnr`` (dB, from the batch MSE),
-            and ``ms_ssim`` for the MS-SSIM loss; all scalars.
+            ``loss`` (the objective), ``bpp``, ``bpp_<group>`` for each likelihood group
+            (detached), ``mse`` and ``psnr`` (dB, from the batch MSE), and ``ms_ssim`` for the
+            MS-SSIM loss; all scalars.  Rates are per pixel of ``target``, so a padded
+            input's likelihoods count against the unpadded image.
         """
         b, _, h, w = target.shape
-        terms = {"bpp": bits_per_pixel(output["likelihoods"], b * h * w),
+        streams = stream_bits_per_pixel(output["likelihoods"], b * h * w)
+        terms = {"bpp": sum(streams.values()),
                  "mse": torch.mean((output["x_hat"] - target) ** 2)}
+        terms.update({f"bpp_{k}": v.detach() for k, v in streams.items()})
         terms["psnr"] = -10 * torch.log10(terms["mse"].detach())
         if self.metric == "mse":
             distortion = 255 ** 2 * terms["mse"]
