@@ -61,7 +61,7 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 def _load_codec(args):
     from segpic.codec import ImageCodec
 
-    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid)
+    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid, trust=args.trust_checkpoint)
 
 
 def cmd_encode(args) -> int:
@@ -113,6 +113,9 @@ def build_parser(train_cli=None) -> argparse.ArgumentParser:
     def codec_options(p):
         p.add_argument("--checkpoint", required=True, type=Path, help="model checkpoint (.pth/.pth.tar)")
         p.add_argument("--arch", choices=("segpic", "stf", "wacnn"), help="architecture (default: guessed)")
+        p.add_argument("--trust-checkpoint", action="store_true",
+                       help="load the checkpoint with full pickle, which can run any code it contains; only for a "
+                            "file from a source you trust (default: tensors and plain training metadata only)")
 
     enc = sub.add_parser("encode", help="image -> bitstream")
     enc.add_argument("input", type=Path, metavar="IMG")

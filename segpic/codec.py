@@ -70,16 +70,16 @@ class ImageCodec:
                 model.update(force=True)
 
     @classmethod
-    def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4) -> "ImageCodec":
+    def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4, trust: bool = False) -> "ImageCodec":
         """Load ``path`` through :func:`segpic.zoo.load_checkpoint` (``arch`` is
-        guessed from the keys when ``None``)."""
+        guessed from the keys when ``None``; ``trust``: unrestricted unpickling, see there)."""
         from segpic.zoo import ARCHITECTURES, CheckpointError, load_checkpoint
 
         path = Path(path)
         if not path.is_file():
             raise CodecError(f"checkpoint not found: {path}")
         try:
-            model = load_checkpoint(str(path), arch=arch, device=device)
+            model = load_checkpoint(str(path), arch=arch, device=device, trust=trust)
         except CheckpointError as e:
             raise CodecError(first_line(e)) from None
         if arch is None:
