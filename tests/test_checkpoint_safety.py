@@ -78,7 +78,8 @@ def test_segpic_cli_refuses_hostile_checkpoint(fmt, state_dict, tmp_path, capsys
     assert "Traceback" not in err and not marker.exists() and not (tmp_path / "out.sgp").exists()
 
 
-def test_bench_run_refuses_hostile_checkpoint(state_dict, tmp_path, capsys):
+@pytest.mark.parametrize("trust", [False, True])
+def test_bench_run_refuses_hostile_checkpoint_unless_trusted(trust, state_dict, tmp_path, capsys):
     from bench.__main__ import main
 
     marker = tmp_path / "payload-ran"
@@ -88,9 +89,12 @@ def test_bench_run_refuses_hostile_checkpoint(state_dict, tmp_path, capsys):
     images.mkdir()
     Image.fromarray(np.full((64, 64, 3), 100, np.uint8)).save(images / "a.png")
     status = main(["run", "--models", "wacnn", "--checkpoint", f"wacnn={path}", "--dataset", str(images),
-                   "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"])
+                   "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"] + (["--trust-checkpoint"] if trust else []))
     err = capsys.readouterr().err
-    assert status != 0 and "refused" in err and not marker.exists()
+    if trust:  # the flag reaches the loader: full pickle, the payload runs
+        assert status == 0 and marker.exists()
+    else:
+        assert status != 0 and "refused" in err and not marker.exists()
 
 
 def test_authors_metadata_loads_without_trust(state_dict, tmp_path):
