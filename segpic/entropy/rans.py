@@ -34,6 +34,7 @@ API::
 from __future__ import annotations
 
 import array
+import atexit
 import importlib.machinery
 import importlib.util
 import os
@@ -116,7 +117,21 @@ class _Worker:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe's buffered data cannot be flushed
+                pass
+
+    def close(self) -> None:
+        """End the worker: it exits when its stdin closes."""
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
 
     @property
     def alive(self) -> bool:
@@ -125,6 +140,13 @@ class _Worker:
 
 _idle: List[_Worker] = []
 _idle_lock = threading.Lock()
+
+
+@atexit.register
+def _close_idle_workers() -> None:
+    with _idle_lock:
+        while _idle:
+            _idle.pop().close()
 
 
 def _checkout() -> _Worker:
