@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from segpic.errors import CodecError, first_line
-from segpic.fileformat import FormatError
+from segpic.fileformat import FormatError, unpack
 from segpic.limits import MAX_PIXELS, pixel_limit_error
 
 PROG = "segpic"
@@ -92,8 +92,6 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from segpic.fileformat import unpack
-
     if args.output.suffix.lower() != ".png":
         raise CliError(f"decode writes PNG; name the output *.png, not {args.output.name}")
     _check_output_folder(args.output)
