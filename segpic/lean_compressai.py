@@ -4,7 +4,8 @@ compressai 1.2.8's ``__init__`` imports all its subpackages; its datasets and re
 torch_geometric, which imports torch._dynamo and calls ``torch.jit.script`` twice (the two
 "`torch.jit.script` is deprecated" FutureWarnings a user saw).  segpic needs only
 ``entropy_models``, ``layers``, ``ops``, ``ans`` and ``models.base``/``models.utils``.
-Measured on this machine (see README, "Coding an image"): see ``python -X importtime``.
+Importing segpic.codec and the models this way peaked at 709 MB instead of 934 MB, in about
+half the time (README, "Coding an image").
 
 :func:`install` (called when segpic is imported, if compressai is not imported yet) puts
 stand-ins for the packages ``compressai``, ``compressai.models`` and ``compressai.latent_codecs``
