@@ -22,7 +22,7 @@ import imagecodecs
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from segpic.limits import MAX_PIXELS
+from segpic.limits import MAX_PIXELS, pixel_limit_error
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -63,9 +63,9 @@ def _png_header(head: bytes):
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise ImageReadError(f"{width}x{height} = {width * height:,} pixels, above the limit of "
-                             f"{max_pixels:,} (raise it with --max-pixels)")
+    too_large = pixel_limit_error(width, height, max_pixels)
+    if too_large:
+        raise ImageReadError(too_large)
 
 
 @contextmanager

@@ -247,7 +247,7 @@ def parse_checkpoints(tokens: Optional[Sequence[str]]) -> Dict[str, List[str]]:
 
 
 #: Command-line options handed to every codec whose constructor takes a keyword of that name.
-CODEC_OPTIONS = ("vtm_dir", "vtm_cfg", "vtm_input_bits", "vvenc_preset")
+CODEC_OPTIONS = ("vtm_dir", "vtm_cfg", "vtm_input_bits", "vvenc_preset", "trust_checkpoint")
 
 
 def codec_options(name: str, args, checkpoints: Dict[str, List[str]]) -> dict:
@@ -278,6 +278,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--qualities", nargs="+", metavar="Q", help="qualities for every codec, or NAME=Q1,Q2 for one")
     parser.add_argument("--checkpoint", action="append", metavar="NAME=PATH[,PATH...]",
                         help="learned codecs: one checkpoint per rate point (quality i uses the i-th)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints with full pickle, which can run any code they contain; only for files "
+                             "from a source you trust (default: tensors and plain training metadata only)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores / jobs)")
     parser.add_argument("--out", default="runs",
@@ -288,7 +291,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
                         help=f"skip images larger than N pixels, read from the header before decoding "
-                             f"(default: {MAX_PIXELS:,}, Pillow's decompression-bomb limit)")
+                             f"(default: {MAX_PIXELS:,}, segpic.limits.MAX_PIXELS, the codec's own limit)")
     vvc = parser.add_argument_group("VVC codecs")
     vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
     vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")

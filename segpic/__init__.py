@@ -24,3 +24,9 @@ import os
 
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+
+# compressai's package __init__ imports torch_geometric and torch._dynamo, which segpic never
+# uses; import only the compressai modules segpic needs (see segpic/lean_compressai.py).
+from segpic.lean_compressai import install as _install_lean_compressai  # noqa: E402
+
+_install_lean_compressai()

@@ -7,48 +7,64 @@
 Errors end the program with one line on stderr and exit status 1 (2 for bad
 arguments, 130 when interrupted).  Outputs are written to a temporary file in
 the destination folder and renamed into place, so a failed run leaves nothing.
+Arguments, input files (present, not empty, a readable image or container
+header, within the pixel limit) and the output folder are checked before torch
+and the networks are imported: a mistake costs a fraction of a second.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-PROG = "segpic"
+from segpic.errors import CodecError, first_line
+from segpic.fileformat import FormatError, unpack
+from segpic.limits import MAX_PIXELS, pixel_limit_error
 
-# compressai 1.2.8 calls torch.jit.script at import, which recent torch reports as a
-# FutureWarning on stderr: noise for a user of this command, and it would break the
-# "one line per error" rule.
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+PROG = "segpic"
 
 
 class CliError(Exception):
     """A user-facing failure, printed as one line."""
 
 
-def _read_image(path: Path):
+def _check_input(path: Path, what: str) -> None:
+    """``path`` is an existing, non-empty file."""
+    if not path.exists():
+        raise CliError(f"no such file: {path}")
+    if not path.is_file():
+        raise CliError(f"{what} is not a file: {path}")
+    if path.stat().st_size == 0:
+        raise CliError(f"empty file: {path} is not a {what}")
+
+
+def _check_output_folder(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"output folder does not exist: {folder}")
+
+
+def _read_image(path: Path, max_pixels: int):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    from segpic.codec import first_line
-
+    _check_input(path, "image")
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            too_large = pixel_limit_error(im.width, im.height, max_pixels)
+            if too_large:
+                raise CliError(f"{path}: {too_large}")
             return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
         raise CliError(f"cannot read image {path}: {first_line(e)}") from None
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    _check_output_folder(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise CliError(f"output folder does not exist: {folder}")
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"  # created by write(): the umask applies
     try:
         write(tmp)
@@ -59,13 +75,15 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _load_codec(args):
-    from segpic.codec import ImageCodec
+    _check_input(args.checkpoint, "checkpoint")
+    from segpic.codec import ImageCodec  # torch, compressai and the networks: seconds
 
-    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid)
+    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid, trust=args.trust_checkpoint)
 
 
 def cmd_encode(args) -> int:
-    rgb = _read_image(args.input)
+    _check_output_folder(args.output)
+    rgb = _read_image(args.input, args.max_pixels)
     data = _load_codec(args).encode(rgb)
     _write_atomic(args.output, lambda tmp: tmp.write_bytes(data))
     bpp = 8 * len(data) / (rgb.shape[0] * rgb.shape[1])
@@ -74,18 +92,19 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from PIL import Image
-
-    from segpic.fileformat import unpack
-
     if args.output.suffix.lower() != ".png":
         raise CliError(f"decode writes PNG; name the output *.png, not {args.output.name}")
-    try:
-        data = args.input.read_bytes()
-    except FileNotFoundError:
-        raise CliError(f"no such file: {args.input}") from None
-    unpack(data)  # a damaged file fails here, before the model is loaded
-    rgb = _load_codec(args).decode(data)
+    _check_output_folder(args.output)
+    _check_input(args.input, "segpic bitstream")
+    data = args.input.read_bytes()
+    coded = unpack(data)  # a damaged file fails here, before the model is loaded
+    too_large = pixel_limit_error(coded.width, coded.height, args.max_pixels)
+    if too_large:
+        raise CliError(f"{args.input}: {too_large}")
+    codec = _load_codec(args)
+    from PIL import Image
+
+    rgb = codec.decode(data, max_pixels=args.max_pixels)
     _write_atomic(args.output, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
     print(f"{args.output}: {rgb.shape[1]}x{rgb.shape[0]}")
     return 0
@@ -106,6 +125,16 @@ def _add_train(sub, train_cli) -> None:
     p.set_defaults(func=cmd_train, train_run=train_cli.run)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser(train_cli=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="SegPIC / STF / WACNN learned image codec")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,decode,train}")
@@ -113,6 +142,12 @@ def build_parser(train_cli=None) -> argparse.ArgumentParser:
     def codec_options(p):
         p.add_argument("--checkpoint", required=True, type=Path, help="model checkpoint (.pth/.pth.tar)")
         p.add_argument("--arch", choices=("segpic", "stf", "wacnn"), help="architecture (default: guessed)")
+        p.add_argument("--trust-checkpoint", action="store_true",
+                       help="load the checkpoint with full pickle, which can run any code it contains; only for a "
+                            "file from a source you trust (default: tensors and plain training metadata only)")
+        p.add_argument("--max-pixels", type=_positive_int, default=MAX_PIXELS, metavar="N",
+                       help=f"refuse images of more than N pixels (default {MAX_PIXELS}; coding needs about "
+                            "0.5 KiB of memory per pixel)")
 
     enc = sub.add_parser("encode", help="image -> bitstream")
     enc.add_argument("input", type=Path, metavar="IMG")
@@ -138,14 +173,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             from segpic.train import cli as train_cli
         except ImportError as e:
-            from segpic.codec import first_line
-
             print(f"{PROG}: error: training is not available in this installation ({first_line(e)})", file=sys.stderr)
             return 1
     args = build_parser(train_cli).parse_args(argv)
-    from segpic.codec import CodecError, first_line
-    from segpic.fileformat import FormatError
-
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -19,17 +19,14 @@ from typing import Tuple
 import numpy as np
 import torch
 
+from segpic.errors import CodecError, first_line
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
+from segpic.limits import MAX_PIXELS, pixel_limit_error
 from segpic.models.base import crop, pad_to_multiple
 from segpic.ops.deterministic import check_capability, deterministic_inference
 from segpic.ops.threads import PortabilityError
 
 PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
-
-
-class CodecError(ValueError):
-    """The codec cannot do what was asked (bad image, unreadable checkpoint,
-    bitstream made by another checkpoint).  The message is one line."""
 
 
 def file_sha256(path) -> str:
@@ -39,12 +36,6 @@ def file_sha256(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def first_line(e: BaseException) -> str:
-    """An exception's message cut to its first line (its type name when it has none)."""
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 @contextlib.contextmanager
@@ -84,16 +75,16 @@ class ImageCodec:
                 model.update(force=True)
 
     @classmethod
-    def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4) -> "ImageCodec":
+    def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4, trust: bool = False) -> "ImageCodec":
         """Load ``path`` through :func:`segpic.zoo.load_checkpoint` (``arch`` is
-        guessed from the keys when ``None``)."""
+        guessed from the keys when ``None``; ``trust``: unrestricted unpickling, see there)."""
         from segpic.zoo import ARCHITECTURES, CheckpointError, load_checkpoint
 
         path = Path(path)
         if not path.is_file():
             raise CodecError(f"checkpoint not found: {path}")
         try:
-            model = load_checkpoint(str(path), arch=arch, device=device)
+            model = load_checkpoint(str(path), arch=arch, device=device, trust=trust)
         except CheckpointError as e:
             raise CodecError(first_line(e)) from None
         if arch is None:
@@ -133,12 +124,17 @@ class ImageCodec:
 
     # ------------------------------------------------------------------ decode
 
-    def decode(self, data: bytes) -> np.ndarray:
+    def decode(self, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         """Container bytes -> H x W x 3 uint8 RGB.
 
+        ``max_pixels``: the largest height x width accepted (segpic.limits.MAX_PIXELS).
+
         Raises:
-            FormatError: the bytes are not a valid container.
-            CodecError: the container was made by another architecture or checkpoint.
+            FormatError: the bytes are not a valid container, or its header or streams do not
+                fit the model (stream count, grid, a stream that is not exactly the encoding
+                of what it decodes to).
+            CodecError: the container was made by another architecture or checkpoint, or its
+                image is larger than ``max_pixels``.
         """
         coded = unpack(data)
         if coded.arch != self.arch:
@@ -148,8 +144,7 @@ class ImageCodec:
                 f"bitstream was made with checkpoint {coded.checkpoint_hash.hex()}, "
                 f"not with this one ({self.checkpoint_sha[:2 * HASH_BYTES]})"
             )
-        if self._uses_grid and coded.grid == 0:
-            raise FormatError("corrupted header: grid 0 for a model that needs one")
+        check_header(coded, self.model.num_streams, self._uses_grid, max_pixels)
         x_shape = (1, 3, coded.height, coded.width)
         padded, padding = pad_to_multiple(torch.empty(x_shape, device="meta"), PAD_MULTIPLE)
         shape = _z_shape(*padded.shape[2:])
@@ -171,6 +166,20 @@ class ImageCodec:
 
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+def check_header(coded: CodedImage, num_streams: int, uses_grid: bool, max_pixels: int = MAX_PIXELS) -> None:
+    """The header fields a model can decode: its stream count, a grid for a model with
+    prototypes (none otherwise), and at most ``max_pixels`` pixels."""
+    if len(coded.streams) != num_streams:
+        raise FormatError(f"bitstream does not match the model: {len(coded.streams)} streams, {coded.arch} has {num_streams}")
+    if uses_grid and coded.grid == 0:
+        raise FormatError("corrupted header: grid 0 for a model that needs one")
+    if not uses_grid and coded.grid != 0:
+        raise FormatError(f"corrupted header: grid {coded.grid} for a model without prototypes")
+    too_large = pixel_limit_error(coded.width, coded.height, max_pixels)
+    if too_large:
+        raise CodecError(too_large)
 
 
 def _z_shape(height: int, width: int) -> Tuple[int, int]:

@@ -10,6 +10,13 @@ Accepted formats:
   (``arch`` and the constructor kwargs, e.g. ``N``, ``M``).
 Reference checkpoints carry no config: the architecture is inferred from the keys when
 ``arch`` is None, and N, M, num_slices and max_support_slices from the tensor shapes.
+
+Loading never runs code from the file: checkpoints are unpickled by torch's weights-only
+unpickler, which rebuilds tensors and plain containers and, beyond those, only the types in
+``SAFE_GLOBALS`` (what the authors' checkpoints hold next to the weights: an
+``argparse.Namespace`` of training arguments and numpy scalars). A file that names any other
+global is refused. ``trust=True`` lifts the restriction (full pickle, which can execute
+arbitrary code): only for a file from a source one trusts.
 """
 import importlib
 import pickle
@@ -19,7 +26,7 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 
-__all__ = ["ARCHITECTURES", "CheckpointError", "load_checkpoint", "load_state_dict"]
+__all__ = ["ARCHITECTURES", "CheckpointError", "SAFE_GLOBALS", "load_checkpoint", "load_state_dict"]
 
 # arch name -> "module:Class"; resolved lazily so a missing model file only affects its arch.
 ARCHITECTURES: Dict[str, str] = {
@@ -33,6 +40,23 @@ _DYNAMIC_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
 _OLD_EB_NAME = re.compile(r"\._(matrix|bias|factor)(\d+)$")
 _EB_LIST = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 _ALIAS_PREFIXES = ("basic_E.", "basic_D.")
+
+
+def _safe_globals() -> list:
+    """The non-tensor types a checkpoint may hold: training arguments (argparse.Namespace)
+    and numpy scalars/arrays (e.g. a loss saved as numpy.float64).  Rebuilding them runs no
+    code from the file."""
+    import argparse
+
+    import numpy as np
+
+    dtypes = {type(np.dtype(t)) for t in "?bBhHiIlLqQefdgFDG"}
+    return [argparse.Namespace, np.dtype, *sorted(dtypes, key=str), np.ndarray,
+            np.core.multiarray.scalar, np.core.multiarray._reconstruct]
+
+
+SAFE_GLOBALS = _safe_globals()
+_UNSAFE_GLOBAL = re.compile(r"(?:Unsupported global|unsupported GLOBAL|GLOBAL) *:? *(\S+)")
 
 
 class CheckpointError(ValueError):
@@ -49,19 +73,26 @@ def model_class(arch: str) -> type:
         raise CheckpointError(f"architecture {arch!r} is not available: {e}") from e
 
 
-def _read(path) -> dict:
+def _read(path, trust: bool = False) -> dict:
+    """Unpickle ``path`` with the weights-only unpickler (``SAFE_GLOBALS`` allowed), or without
+    restriction when ``trust``."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # reference checkpoints pickle optimizer/scheduler objects: retry unrestricted
+        if trust:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = _UNSAFE_GLOBAL.search(str(e))
+        what = f" ({found.group(1).rstrip('.,')})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused: the checkpoint holds objects{what} that loading would have to run code for; "
+            "load it with --trust-checkpoint (trust=True) only if you trust its source"
+        ) from None
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from e
     except Exception as e:  # torch.load raises many types on damaged or foreign files
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise CheckpointError(f"{path} is not a loadable checkpoint ({type(e).__name__}: {e})") from e
+        text = str(e).strip().splitlines()
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {text[0] if text else ''})") from e
 
 
 def normalize_keys(state_dict: dict) -> dict:
@@ -159,13 +190,16 @@ def load_state_dict(model: nn.Module, state_dict: dict, arch: str) -> None:
     model.load_state_dict(state_dict)
 
 
-def load_checkpoint(path, arch: Optional[str] = None, device="cpu") -> nn.Module:
+def load_checkpoint(path, arch: Optional[str] = None, device="cpu", trust: bool = False) -> nn.Module:
     """Build the model stored at ``path`` in eval mode with entropy tables updated.
 
-    Raises CheckpointError when the file is not a checkpoint, the architecture is unknown or
-    the tensors do not fit it.
+    ``trust``: unpickle without restriction, which runs whatever code the file names; only for
+    a checkpoint from a trusted source whose extra objects the safe loader refuses.
+
+    Raises CheckpointError when the file is not a checkpoint (or holds objects the safe loader
+    refuses), the architecture is unknown or the tensors do not fit it.
     """
-    ckpt = _read(path)
+    ckpt = _read(path, trust)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
     config = {}

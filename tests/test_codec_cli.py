@@ -99,6 +99,69 @@ def test_wrong_stream_count_is_a_format_error(work):
         work["codecs"]["segpic"].decode(data)
 
 
+# ------------------------------------------------ crafted containers (the CRC is valid)
+
+
+@pytest.mark.parametrize("grid", [160, 192, 240, 255, 1])
+def test_crafted_grid_is_a_format_error(work, grid):
+    """Grids that made compressai's rANS decoder read past its stream (segfault at 160..255)."""
+    coded = unpack((work["dir"] / "segpic.sgp").read_bytes())
+    with pytest.raises(FormatError, match="side stream"):
+        work["codecs"]["segpic"].decode(pack(replace(coded, grid=grid)))
+
+
+def test_grid_on_a_model_without_prototypes_is_a_format_error(work):
+    coded = unpack((work["dir"] / "wacnn.sgp").read_bytes())
+    with pytest.raises(FormatError, match="grid 4 for a model without prototypes"):
+        work["codecs"]["wacnn"].decode(pack(replace(coded, grid=4)))
+
+
+@pytest.mark.parametrize("arch", sorted(SMALL))
+def test_empty_and_cut_streams_are_format_errors(work, arch):
+    """All streams empty used to decode "successfully"; a stream cut short or followed by
+    data it does not need is refused too (re-encoding its symbols does not give it back)."""
+    coded = unpack((work["dir"] / f"{arch}.sgp").read_bytes())
+    y, *side = coded.streams
+    for streams, message in [((b"",) * len(coded.streams), "at least 8 bytes"),
+                             ((y[:-4], *side), "latent"),
+                             ((y + bytes(4), *side), "latent"),
+                             ((y, side[0][:-4], *side[1:]), "side stream"),
+                             ((y, side[0] + b"\xff" * 4, *side[1:]), "side stream")]:
+        with pytest.raises(FormatError, match=message):
+            work["codecs"][arch].decode(pack(replace(coded, streams=streams)))
+
+
+@pytest.mark.parametrize("height, width", [(65535, 65535), (16384, 16384), (768, 1048576)])
+def test_huge_declared_size_is_refused_before_allocating(work, height, width):
+    coded = unpack((work["dir"] / "stf.sgp").read_bytes())
+    data = pack(replace(coded, height=height, width=width))
+    with pytest.raises(CodecError, match="above the limit of 33554432"):
+        work["codecs"]["stf"].decode(data)
+
+
+def test_size_that_needs_other_streams_fails_fast(work):
+    """65535x64 is under the pixel limit: its streams do not fit, found at the first side stream
+    (it used to decode for 134 s at 4 GB)."""
+    coded = unpack((work["dir"] / "wacnn.sgp").read_bytes())
+    with pytest.raises(FormatError, match="side stream"):
+        work["codecs"]["wacnn"].decode(pack(replace(coded, height=64, width=65535)))
+
+
+def test_cli_max_pixels(work, tmp_path, capsys):
+    src = work["dir"] / "wacnn.sgp"
+    args = ["decode", src, tmp_path / "out.png", "--checkpoint", work["ckpt"]["wacnn"]]
+    rc, _, err = _run(args + ["--max-pixels", "10000"], capsys)
+    assert rc == 1 and err.count("\n") == 1 and "150x90 = 13500 pixels is above the limit of 10000" in err
+    assert not (tmp_path / "out.png").exists()
+    rc, _, err = _run(args + ["--max-pixels", "13500"], capsys)
+    assert rc == 0 and (tmp_path / "out.png").exists()
+    rc, _, err = _run(["encode", work["dir"] / "img.png", tmp_path / "x.sgp", "--checkpoint", work["ckpt"]["wacnn"],
+                       "--max-pixels", "100"], capsys)
+    assert rc == 1 and "above the limit of 100" in err and not (tmp_path / "x.sgp").exists()
+    with pytest.raises(SystemExit):
+        main(["decode", str(src), str(tmp_path / "o.png"), "--checkpoint", "c.pth", "--max-pixels", "0"])
+
+
 @pytest.mark.parametrize("bad", [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.float32),
                                  np.zeros((8, 8, 4), np.uint8), np.zeros((0, 8, 3), np.uint8), [[1, 2, 3]]])
 def test_bad_images_are_refused(work, bad):
@@ -229,6 +292,56 @@ def test_fresh_process_decodes_exactly_and_encodes_identically(work, tmp_path):
         for threads in (1, 2):
             decoded = np.asarray(Image.open(tmp_path / f"{arch}-{threads}.png"))
             assert np.array_equal(decoded, expected), (arch, threads)
+
+
+def test_cli_rejects_bad_files_before_importing_torch(tmp_path):
+    """An empty, missing or foreign input is refused in a fraction of a second: neither torch
+    nor compressai is imported (it took about 10 s and 936 MB before)."""
+    (tmp_path / "empty.sgp").write_bytes(b"")
+    (tmp_path / "c.pth").write_bytes(b"x")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "img.txt").write_text("not an image")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img.png")
+    script = textwrap.dedent(f"""
+        import sys
+        from segpic.__main__ import main
+        d = r"{tmp_path}"
+        cases = [(["decode", d + "/empty.sgp", d + "/o.png", "--checkpoint", d + "/c.pth"], "empty file"),
+                 (["decode", d + "/missing.sgp", d + "/o.png", "--checkpoint", d + "/c.pth"], "no such file"),
+                 (["decode", d + "/c.pth", d + "/o.png", "--checkpoint", d + "/c.pth"], "bad magic"),
+                 (["encode", d + "/img.txt", d + "/o.sgp", "--checkpoint", d + "/c.pth"], "cannot read image"),
+                 (["encode", d + "/img.txt", d + "/no/o.sgp", "--checkpoint", d + "/c.pth"], "output folder"),
+                 (["encode", d + "/img.png", d + "/o.sgp", "--checkpoint", d + "/empty.pth"], "not a checkpoint")]
+        for argv, message in cases:
+            assert main(argv) == 1, argv
+        stand_ins = ("compressai", "compressai.latent_codecs", "compressai.models")  # segpic/lean_compressai.py
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "compressai", "torch_geometric")
+                       and m not in stand_ins)
+        assert not heavy, heavy[:5]
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 6 and all(line.startswith("segpic: error:") for line in lines), lines
+    for line, message in zip(lines, ["empty file", "no such file", "bad magic", "cannot read image", "output folder",
+                                     "not a checkpoint"]):
+        assert message in line, line
+
+
+def test_importing_the_codec_skips_torch_geometric_and_warns_nothing():
+    """compressai's package __init__ (torch_geometric, torch._dynamo, two jit.script
+    FutureWarnings) is not run when segpic and bench's learned codecs are imported."""
+    script = ("import sys, segpic.codec, bench.codecs.learned, segpic.models\n"
+              "assert not [m for m in sys.modules if m.startswith(('torch_geometric', 'torch._dynamo'))]\n"
+              "import compressai, warnings\n"
+              "assert compressai.get_entropy_coder() == 'ans'\n"
+              "warnings.simplefilter('ignore')  # the rest of compressai is still there, at the full price:\n"
+              "from compressai.models import FactorizedPrior\n"
+              "assert compressai.__version__ == '1.2.8' and compressai.zoo.bmshj2018_factorized\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", script], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
 def test_train_subcommand_delegates_to_training_cli(monkeypatch):

@@ -21,13 +21,14 @@ class LearnedCodec(Codec):
     Args:
         checkpoints: checkpoint paths, one per quality, lowest rate first.
         device: torch device for inference (``"cpu"``).
+        trust_checkpoint: unpickle the checkpoints without restriction (can run code from them).
     """
 
     arch = ""
     extension = ".sgp"  # segpic.fileformat container
     group_qualities = False
 
-    def __init__(self, checkpoints: Sequence[str] = (), device: str = "cpu"):
+    def __init__(self, checkpoints: Sequence[str] = (), device: str = "cpu", trust_checkpoint: bool = False):
         if not checkpoints:
             raise CodecError(f"{self.name} needs trained weights: --checkpoint {self.name}=PATH[,PATH...]")
         self.checkpoints = [Path(p) for p in checkpoints]
@@ -35,6 +36,7 @@ class LearnedCodec(Codec):
             if not path.is_file():
                 raise CodecError(f"checkpoint not found: {path}")
         self.device = device
+        self.trust_checkpoint = trust_checkpoint  # unrestricted unpickling (segpic.zoo.load_checkpoint's trust)
         self.default_qualities = tuple(range(1, len(self.checkpoints) + 1))
         self._quality = None
         self._model = None
@@ -62,7 +64,9 @@ class LearnedCodec(Codec):
         from segpic.codec import ImageCodec
 
         self._model = None  # free the previous rate's weights first
-        self._model = ImageCodec.from_checkpoint(self.checkpoints[quality - 1], arch=self.arch, device=self.device)
+        self._model = ImageCodec.from_checkpoint(
+            self.checkpoints[quality - 1], arch=self.arch, device=self.device, trust=self.trust_checkpoint
+        )
         self._quality = quality
 
     def _active(self, quality=None):

@@ -16,18 +16,37 @@ The tables are always built on the CPU: built on CUDA they differ in a few entri
 (measured on an H100: every side stream of the conformance vectors differed, and STF then
 misdecoded the reference's stream), so a stream would depend on the device that loaded the
 model.
+
+Decoding goes through :mod:`segpic.entropy.rans` (compressai's decoder, isolated and checked):
+``entropy_coder`` is compressai's coder with a checked ``decode_with_indexes``.
 """
 from typing import Tuple
 
 import torch
 from compressai.entropy_models import EntropyBottleneck as _CompressAIEntropyBottleneck
 
+from .rans import decode_with_indexes
+
 __all__ = ["EntropyBottleneck"]
 
 
 class EntropyBottleneck(_CompressAIEntropyBottleneck):
     """compressai's EntropyBottleneck (same parameters and state_dict), with the reference's
-    numerically stable bin probability in ``forward`` and in the CDF tables of ``update``."""
+    numerically stable bin probability in ``forward`` and in the CDF tables of ``update``,
+    and a checked decoder."""
+
+    @property
+    def entropy_coder(self) -> "_CheckedCoder":
+        return self.__dict__["_checked_coder"]
+
+    @entropy_coder.setter
+    def entropy_coder(self, coder) -> None:  # set by compressai's __init__ and __setstate__
+        self.__dict__["_checked_coder"] = _CheckedCoder(coder)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_checked_coder", None)
+        return state
 
     def _likelihood(self, inputs: torch.Tensor, stop_gradient: bool = False) -> Tuple[torch.Tensor, ...]:
         lower = self._logits_cumulative(inputs - 0.5, stop_gradient=stop_gradient)
@@ -46,3 +65,17 @@ class EntropyBottleneck(_CompressAIEntropyBottleneck):
             return super().update(force=force, update_quantiles=update_quantiles)
         finally:
             self.to(device)
+
+
+class _CheckedCoder:
+    """compressai's entropy-coder proxy with decoding through :func:`segpic.entropy.rans.decode_with_indexes`."""
+
+    def __init__(self, coder):
+        self.coder = coder
+        self.name = coder.name
+
+    def encode_with_indexes(self, *args, **kwargs):
+        return self.coder.encode_with_indexes(*args, **kwargs)
+
+    def decode_with_indexes(self, string, indexes, cdfs, cdf_lengths, offsets):
+        return decode_with_indexes(string, indexes, cdfs, cdf_lengths, offsets, name="side stream")

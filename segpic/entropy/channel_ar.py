@@ -36,11 +36,13 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from compressai.ans import BufferedRansEncoder, RansDecoder
+from compressai.ans import BufferedRansEncoder
 from compressai.entropy_models import EntropyModel, GaussianConditional
 from compressai.layers import conv3x3
 from compressai.models import CompressionModel
 from compressai.ops import quantize_ste
+
+from .rans import RansStream
 
 __all__ = ["ChannelAR", "slice_transform"]
 
@@ -176,20 +178,24 @@ class ChannelAR(CompressionModel):
             raise ValueError(f"{len(strings)} latent streams for a batch of {mu_lat.shape[0]}")
         gc = self.gaussian_conditional
         cdf, cdf_lengths, offsets = self._coder_tables()
-        decoders = []
-        for s in strings:
-            decoders.append(RansDecoder())
-            decoders[-1].set_stream(s)
-        decoded = []
-        for i in range(self.num_slices):
-            mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
-            idx = gc.build_indexes(sigma)
-            q = torch.stack([
-                torch.tensor(
-                    dec.decode_stream(idx[b].reshape(-1).tolist(), cdf, cdf_lengths, offsets),
-                    dtype=torch.int32,
-                ).reshape(mu.shape[1:])
-                for b, dec in enumerate(decoders)
-            ]).to(mu.device)
-            decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
+        streams = []
+        try:
+            for s in strings:
+                streams.append(RansStream(s, name="latent (y) stream"))
+            decoded = []
+            for i in range(self.num_slices):
+                mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
+                idx = gc.build_indexes(sigma)
+                q = torch.stack([
+                    torch.tensor(
+                        stream.decode(idx[b].reshape(-1).tolist(), cdf, cdf_lengths, offsets), dtype=torch.int32,
+                    ).reshape(mu.shape[1:])
+                    for b, stream in enumerate(streams)
+                ]).to(mu.device)
+                decoded.append(self._refine(i, mean_support, gc.dequantize(q, mu)))
+            for stream in streams:
+                stream.finish()
+        finally:
+            for stream in streams:
+                stream.close()
         return torch.cat(decoded, dim=1)

@@ -42,6 +42,8 @@ class HyperpriorChannelAR(ChannelAR):
     decompress(strings, shape) -> {"x_hat"} clamped to [0, 1].
     """
 
+    num_streams = 2  # compress()'s strings: [y, z]
+
     def __init__(self, N: int, M: int, num_slices: Optional[int], max_support_slices: int,
                  ha_widths: Sequence[int], hs_widths: Sequence[int]):
         super().__init__(M=M, num_slices=num_slices, max_support_slices=max_support_slices)

@@ -66,6 +66,8 @@ class SegPIC(HyperpriorChannelAR):
         evaluation code, not in the model (unlike WACNN/STF); callers clamp to [0, 1].
     """
 
+    num_streams = 4  # compress()'s strings: [y, z, q', q]
+
     def __init__(self, N: int = 192, M: int = 320, num_slices: Optional[int] = None, max_support_slices: int = 5,
                  prototype_widths: Optional[Sequence[Sequence[int]]] = None):
         widths1, widths2 = prototype_widths or REFERENCE_PROTOTYPE_WIDTHS
