@@ -7,9 +7,10 @@ Layout under the output folder (``--out``, default ``results/``)::
     <out>/<dataset>/streams/<label>/<codec>/q<quality>/<image><ext>   the bitstreams
 
 Columns (DESIGN.md): ``dataset, image, width, height, codec, codec_version, quality,
-bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha``.
+bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha, device``.
 bpp = bytes x 8 / (width x height); PSNR and MS-SSIM dB in dB; seconds of wall clock.
-``checkpoint_sha`` is empty for codecs without a checkpoint.  A curve point is the
+``checkpoint_sha`` is empty for codecs without a checkpoint; ``device`` is ``cpu`` or
+``cuda:N <GPU name>`` (files written before that column existed read as ``cpu``).  A curve point is the
 mean over images of the per-image values at one quality.
 
 Files are replaced atomically (temp file in the same folder, then ``os.replace``), so a
@@ -28,8 +29,10 @@ from typing import Dict, List, Tuple
 
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
-    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha",
+    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "device",
 )
+#: Values of columns that files written before the column existed lack (every row was coded on the CPU).
+_ADDED_COLUMNS = {"device": "cpu"}
 #: Decimal places written for each float column.
 _DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5}
 #: CSV column -> key in CompressAI's results JSON.
@@ -97,7 +100,8 @@ class ResultTable:
         if self.path.is_file():
             with open(self.path, newline="") as f:
                 for row in csv.DictReader(f):
-                    if all(row.get(c) is not None for c in COLUMNS):
+                    row = {**_ADDED_COLUMNS, **{c: v for c, v in row.items() if v is not None}}
+                    if all(c in row for c in COLUMNS):
                         self.rows[self.key(row)] = {c: row[c] for c in COLUMNS}
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Command line:  python -m segpic {encode,decode,train} ...
 
-    python -m segpic encode IMG OUT --checkpoint CKPT [--arch A] [--grid G]
-    python -m segpic decode IN OUT.png --checkpoint CKPT
+    python -m segpic encode IMG OUT --checkpoint CKPT [--arch A] [--grid G] [--device cpu|cuda|cuda:N]
+    python -m segpic decode IN OUT.png --checkpoint CKPT [--device D]
     python -m segpic train ...          (see ``python -m segpic train --help``)
 
 Errors end the program with one line on stderr and exit status 1 (2 for bad
@@ -60,8 +60,13 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def _load_codec(args):
     from segpic.codec import ImageCodec
+    from segpic.devices import DeviceUnavailable, require
 
-    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid)
+    try:
+        require(args.device)
+    except DeviceUnavailable as e:
+        raise CliError(str(e)) from None
+    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, device=args.device, grid=args.grid)
 
 
 def cmd_encode(args) -> int:
@@ -107,12 +112,16 @@ def _add_train(sub, train_cli) -> None:
 
 
 def build_parser(train_cli=None) -> argparse.ArgumentParser:
+    from segpic.devices import parse_device  # no torch import: the parser stays quick
+
     parser = argparse.ArgumentParser(prog=PROG, description="SegPIC / STF / WACNN learned image codec")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,decode,train}")
 
     def codec_options(p):
         p.add_argument("--checkpoint", required=True, type=Path, help="model checkpoint (.pth/.pth.tar)")
         p.add_argument("--arch", choices=("segpic", "stf", "wacnn"), help="architecture (default: guessed)")
+        p.add_argument("--device", default="cpu", type=parse_device, metavar="cpu|cuda|cuda:N",
+                       help="torch device (default: cpu); decode on the kind of device that encoded")
 
     enc = sub.add_parser("encode", help="image -> bitstream")
     enc.add_argument("input", type=Path, metavar="IMG")

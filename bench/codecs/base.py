@@ -40,6 +40,9 @@ class Codec(ABC):
     #: Whether one task may code an image at all its qualities in a row.  Codecs with a
     #: model per quality set it False: ``bench run`` then orders work quality by quality.
     group_qualities: bool = True
+    #: Where the codec computes (``bench run --device`` sets it on learned codecs): a row
+    #: records it, and rows of another device kind are coded again.
+    device: str = "cpu"
 
     @abstractmethod
     def version(self) -> str:
@@ -70,8 +73,9 @@ class Codec(ABC):
         return int(text)
 
     def extra_columns(self, quality) -> Dict[str, str]:
-        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs)."""
-        return {}
+        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs); the
+        default records that the codec ran on the CPU."""
+        return {"device": "cpu"}
 
 
 _REGISTRY: Dict[str, Callable[..., Codec]] = {}

@@ -14,13 +14,29 @@ from typing import Sequence
 
 from .base import Codec, CodecError, register
 
+#: The one model this process holds, keyed by (checkpoint path, size, mtime, arch, device): copies
+#: of a codec unpickled task by task in a worker share it, so each checkpoint loads once per worker.
+_LOADED: dict = {}
+
+
+def _load(path: Path, arch: str, device: str):
+    """The ``ImageCodec`` of ``path`` on ``device``, loaded unless this process holds it already."""
+    from segpic.codec import ImageCodec
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, arch, device)
+    if key not in _LOADED:
+        _LOADED.clear()  # free the previous rate's weights first
+        _LOADED[key] = ImageCodec.from_checkpoint(path, arch=arch, device=device)
+    return _LOADED[key]
+
 
 class LearnedCodec(Codec):
     """A ``segpic.codec.ImageCodec`` per quality, built lazily from its checkpoint.
 
     Args:
         checkpoints: checkpoint paths, one per quality, lowest rate first.
-        device: torch device for inference (``"cpu"``).
+        device: torch device for inference: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
     arch = ""
@@ -58,10 +74,8 @@ class LearnedCodec(Codec):
     def prepare(self, quality):
         if self._quality == quality:
             return
-        from segpic.codec import ImageCodec
-
         self._model = None  # free the previous rate's weights first
-        self._model = ImageCodec.from_checkpoint(self.checkpoints[quality - 1], arch=self.arch, device=self.device)
+        self._model = _load(self.checkpoints[quality - 1], self.arch, self.device)
         self._quality = quality
 
     def _active(self, quality=None):
@@ -78,7 +92,9 @@ class LearnedCodec(Codec):
         return self._active().decode(Path(path).read_bytes())
 
     def extra_columns(self, quality):
-        return {"checkpoint_sha": self._active(quality).checkpoint_sha}
+        from segpic.devices import describe
+
+        return {"checkpoint_sha": self._active(quality).checkpoint_sha, "device": describe(self.device)}
 
 
 @register("segpic")
