@@ -86,3 +86,26 @@ def test_learned_codec_pickles_without_its_model(checkpoints, tmp_path):
     codec.encode(rgb, 1, tmp_path / "a.sgp")
     clone.prepare(1)
     assert np.array_equal(clone.decode(tmp_path / "a.sgp"), codec.decode(tmp_path / "a.sgp"))
+
+
+def test_each_checkpoint_loads_once_per_process(checkpoints, monkeypatch):
+    """Tasks reach a worker each with its own unpickled codec; the model still loads once."""
+    import pickle
+
+    from segpic.codec import ImageCodec
+
+    loads = []
+    original = ImageCodec.from_checkpoint.__func__
+    monkeypatch.setattr(ImageCodec, "from_checkpoint",
+                        classmethod(lambda cls, path, *a, **k: loads.append(path) or original(cls, path, *a, **k)))
+    codec = get_codec("wacnn", checkpoints=[str(p) for p in checkpoints])
+    codec.prepare(2)  # whatever this process held before, it now holds the second rate's model
+    loads.clear()
+    for _ in range(3):
+        copy = pickle.loads(pickle.dumps(codec))
+        copy.prepare(2)
+        assert copy.extra_columns(2)["device"] == "cpu"
+    assert loads == []
+    copy.prepare(1)
+    pickle.loads(pickle.dumps(codec)).prepare(1)
+    assert loads == [checkpoints[0]], "one model held at a time, each loaded once"
