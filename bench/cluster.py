@@ -147,7 +147,12 @@ class ClusterExecutor(Executor):
         from distributed import KilledWorker
 
         self._running.pop(remote.key, None)
-        if remote.cancelled() or not future.set_running_or_notify_cancel():
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled here (Ctrl-C), which cancelled ``remote`` too
+        if remote.cancelled():  # by the cluster: the scheduler was lost
+            future.set_exception(UserError(
+                f"the Dask cluster dropped the task {task.codec.name} on {task.image.name} (scheduler lost?); "
+                "run the same command to resume"))
             return
         try:
             result, files = remote.result()
@@ -198,7 +203,7 @@ def connect(spec: str, threads: Optional[int], device: str = "cpu") -> ClusterEx
 
     from .run import default_threads
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # the run reports its own failures
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the run reports its own failures, in one line
     gpu = kind(device) == "cuda"
     if what == "local":
         if gpu:

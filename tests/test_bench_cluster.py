@@ -178,6 +178,21 @@ def test_bad_cluster_specs_are_one_line(spec, crops, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: --cluster")
 
 
+def test_an_unreachable_scheduler_is_one_line(crops, tmp_path, monkeypatch, capsys):
+    import socket
+
+    from bench import cluster
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    assert main(["run", "--models", "jpeg", "--dataset", str(crops), "--out", str(tmp_path),
+                 "--cluster", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
 def test_device_cuda_without_a_gpu_is_one_line_and_exit_1(crops, tmp_path, capsys):
     assert main(["run", "--models", "jpeg", "--dataset", str(crops), "--out", str(tmp_path),
