@@ -209,7 +209,7 @@ def connect(spec: str, threads: Optional[int], device: str = "cpu") -> ClusterEx
         if gpu:
             require(device)
         cluster = distributed.LocalCluster(
-            n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+            n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR, resources={"GPU": 1} if gpu else None)
         client = distributed.Client(cluster)
         return ClusterExecutor(client, cluster, threads or default_threads(value))
