@@ -16,7 +16,13 @@ Where curves come from (``anchors`` is the repository's ``anchors/`` folder):
 - any file path in either form.
 
 Per-image rows become a curve the way every paper in the field does it: per quality, the mean
-of per-image bpp and the mean of per-image metrics (MS-SSIM in dB is taken of the mean MS-SSIM).
+of per-image bpp and the mean of per-image metrics (MS-SSIM in dB is taken of the mean MS-SSIM),
+through :func:`bench.results.curve_points`, the same code ``bench run`` uses.
+
+Every file is checked as it is read: a bpp that is missing, not finite or not positive, an
+infinite metric, or an MS-SSIM outside [0, 1] is refused with one line naming the file and
+row.  A metric missing at some points of a curve (per-image: at some image of a quality) makes
+the point lack it and the curve carry an ``incomplete: ...`` note, shown as a flag.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.published import CURVE_COLUMNS, LABELS as PUBLISHED_LABELS
+from bench.results import curve_points, incomplete_notes
 
 DATASETS = ("kodak", "clic2020-pro-valid", "tecnick-100")
 PER_IMAGE_COLUMNS = ("dataset", "image", "width", "height", "codec", "codec_version", "quality",
@@ -142,7 +149,8 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
-    """``table`` with bpp, psnr_rgb and ms_ssim_rgb as floats (NaN where a metric is absent)."""
+    """``table`` with bpp, psnr_rgb and ms_ssim_rgb as floats (NaN where a metric is absent),
+    each value checked (see the module's docstring)."""
     table = table.copy()
     for column in ("bpp", "psnr_rgb", "ms_ssim_rgb"):
         if column not in table:
@@ -152,6 +160,18 @@ def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
         except (ValueError, TypeError):
             raise CurveError(f"{path}: column {column} holds a value that is not a number") \
                 from None
+    bpp, psnr, ms_ssim = (table[c].to_numpy() for c in ("bpp", "psnr_rgb", "ms_ssim_rgb"))
+    problems = [
+        (~np.isfinite(bpp) | ~(bpp > 0), "bpp", "a positive finite number"),
+        (np.isinf(psnr), "psnr_rgb", "finite (or empty where not measured)"),
+        (np.isinf(ms_ssim) | (ms_ssim < 0) | (ms_ssim > 1), "ms_ssim_rgb",
+         "in [0, 1] (or empty where not measured)"),
+    ]
+    for bad, column, must in problems:
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise CurveError(f"{path}, line {row + 2}: {column} is {table[column].iloc[row]}; it must be "
+                             f"{must}" + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""))
     return table
 
 
@@ -168,11 +188,16 @@ def _published_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
     for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
         rows = rows.sort_values("bpp")
         sources = rows["source"].dropna().unique() if "source" in rows else []
+        points = [{"quality": str(k), "images": 1,
+                   "missing": {c: 1 for c in ("psnr_rgb", "ms_ssim_rgb") if np.isnan(row[c])}}
+                  for k, (_, row) in enumerate(rows.iterrows(), start=1)]
         curves.append(Curve(
             name=str(codec), label=_label(str(codec), kind), dataset=str(dataset), kind=kind,
             bpp=rows["bpp"].to_numpy(np.float64), psnr_rgb=rows["psnr_rgb"].to_numpy(np.float64),
             ms_ssim_rgb=rows["ms_ssim_rgb"].to_numpy(np.float64),
-            source=" ; ".join(map(str, sources)) or path, path=path))
+            source=" ; ".join(map(str, sources)) or path, path=path,
+            notes=tuple(n.replace("quality ", "point ").replace(" (1 of 1 images)", "")
+                        for n in incomplete_notes(points))))
     return curves
 
 
@@ -183,21 +208,21 @@ def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
     for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
         per_image = rows[["image", "quality", "bpp", "psnr_rgb", "ms_ssim_rgb"]].reset_index(
             drop=True)
-        means = per_image.groupby("quality").agg(
-            bpp=("bpp", "mean"), psnr_rgb=("psnr_rgb", "mean"),
-            ms_ssim_rgb=("ms_ssim_rgb", "mean"), images=("image", "nunique")).sort_values("bpp")
-        notes = ()
-        if means["images"].nunique() > 1:
-            counts = ", ".join(f"{q}: {n}" for q, n in means["images"].items())
-            notes = (f"incomplete (images per quality {counts})",)
+        points = sorted(curve_points(per_image.to_dict("records"), ("bpp", "psnr_rgb", "ms_ssim_rgb")),
+                        key=lambda p: p["bpp"])
+        notes = []
+        if len({p["images"] for p in points}) > 1:
+            counts = ", ".join(f"{p['quality']}: {p['images']}" for p in points)
+            notes.append(f"incomplete (images per quality {counts})")
+        notes += incomplete_notes(points)
         versions = sorted(map(str, rows["codec_version"].dropna().unique())) \
             if "codec_version" in rows else []
         source = f"{path} ({codec} {', '.join(versions)}; {per_image['image'].nunique()} images)"
         curves.append(Curve(
             name=str(codec), label=_label(str(codec), kind), dataset=str(dataset), kind=kind,
-            bpp=means["bpp"].to_numpy(np.float64), psnr_rgb=means["psnr_rgb"].to_numpy(np.float64),
-            ms_ssim_rgb=means["ms_ssim_rgb"].to_numpy(np.float64), source=source, path=path,
-            per_image=per_image, notes=notes))
+            bpp=np.array([p["bpp"] for p in points]), psnr_rgb=np.array([p["psnr_rgb"] for p in points]),
+            ms_ssim_rgb=np.array([p["ms_ssim_rgb"] for p in points]), source=source, path=path,
+            per_image=per_image, notes=tuple(notes)))
     return curves
 
 

@@ -3,7 +3,8 @@
     python -m bench plot --dataset kodak [--metric psnr|ms-ssim] [--out FILE.png|.svg|.pdf]
         [--codecs NAME ... | --codecs all] [--anchor vtm17|NAME|FILE|none] [--full-range]
 
-Ours (``results/<dataset>/``) solid and thick, published curves thin, the anchor dashed.
+Ours (``<results>/<dataset>/``, default ``runs/`` as ``bench run`` writes them) solid and
+thick, published curves thin, the anchor dashed.
 Without ``--codecs``: ours, the anchor and a few headline published curves (``segpic-paper``,
 ``stf-paper``, ``wacnn-paper`` ...); ``--codecs all`` draws every curve of the dataset.
 x: rate in bits per pixel; y: PSNR-RGB in dB, or MS-SSIM-RGB in dB (-10 log10(1 - MS-SSIM)).
@@ -121,8 +122,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-range", action="store_true",
                         help="show every curve's whole rate range (default: the rates of ours "
                              "and the anchor)")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder holding <dataset>/*.csv (default results)")
+    parser.add_argument("--results", type=Path, default=Path("runs"),
+                        help="results folder holding <dataset>/*.csv (default runs, where bench run "
+                             "writes; 'results' for the result sets committed with the repository)")
     parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
                         help="anchors folder (default: the repository's anchors/)")
 

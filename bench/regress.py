@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import math
 import os
 import sys
@@ -53,8 +54,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from tabulate import tabulate
 from tqdm import tqdm
 
-from . import datasets
+from . import datasets, golden_streams
 from .errors import UserError
+from .provenance import describe, machine
 from .results import COLUMNS, ResultTable, atomic_write
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -105,7 +107,9 @@ class GoldenFile:
     explained_by_version: Tuple[str, ...] = ()
 
 
-_PER_IMAGE_COLUMNS = tuple(c for c in COLUMNS if c not in ("encode_s", "decode_s"))
+_PER_IMAGE_COLUMNS = tuple(c for c in COLUMNS if c not in ("encode_s", "decode_s", "machine"))
+#: Where the golden set was recorded (written by --update, printed when a value moves).
+MACHINE_FILE = "machine.json"
 _PER_IMAGE_KEY = ("dataset", "image", "codec", "quality")
 _PER_IMAGE_TOLERANCES = {"width": EXACT, "height": EXACT, "bytes": EXACT, "bpp": 1e-6, "psnr_rgb": 1e-4,
                          "ms_ssim_rgb": 1e-6, "ms_ssim_db": 1e-4, "checkpoint_sha": EXACT}
@@ -394,11 +398,10 @@ def run_golden_set(selection: Selection, kodak: Optional[Path], golden: Path,
                    quiet: bool = False) -> Tuple[Dict[str, Records], List[str]]:
     """Recompute the selected part of the golden set: file name -> rows, and codec errors.
 
-    Runs with one torch thread: learned codecs' floats, hence their bitstreams and images,
-    depend on the thread count (see results/golden/README.md), and one thread is also the
-    fastest here (MS-SSIM and the small models took three times the CPU time with two).
+    Runs with one torch thread: the fastest here (MS-SSIM and the small models took three
+    times the CPU time with two); learned codecs give the same streams and pixels with any.
     """
-    # Before any tensor arithmetic in this process: fixes MKL's summation order (segpic.codec).
+    # Before any tensor arithmetic in this process: pins ATen's kernels and MKL's mode (segpic).
     import segpic.codec  # noqa: F401
     import torch
 
@@ -474,8 +477,24 @@ def check(golden: Path, now: Dict[str, Records], selection: Selection) -> Tuple[
     return moved, notes
 
 
+def _settled(spec: GoldenFile, golden: Records, now: Records) -> Records:
+    """``now`` with every value that is within its tolerance of the golden value written as
+    the golden text: recording on another machine rewrites only what really moved (BD-rates
+    differ in their 13th digit between CPU families, and would otherwise all change)."""
+    out = {}
+    for key, row in now.items():
+        old = golden.get(key)
+        if old is None:
+            out[key] = row
+            continue
+        out[key] = {c: old[c] if spec.tolerances.get(c, EXACT) is not EXACT and c in old
+                    and difference(old[c], v, spec.tolerances[c]) is None else v for c, v in row.items()}
+    return out
+
+
 def update(golden: Path, now: Dict[str, Records], selection: Selection) -> None:
-    """Rewrite the golden files (the selected rows; others kept) and print the diff."""
+    """Rewrite the golden files (the selected rows; others kept; values within tolerance keep
+    their recorded text), record the machine, and print the diff."""
     golden.mkdir(parents=True, exist_ok=True)
     for spec in FILES:
         if spec.name not in now:
@@ -485,7 +504,7 @@ def update(golden: Path, now: Dict[str, Records], selection: Selection) -> None:
         kept = {}
         if old_text:
             kept = {k: r for k, r in read_golden(golden, spec).items() if not selection.covers(spec, r)}
-        new_text = to_csv(spec, {**kept, **now[spec.name]})
+        new_text = to_csv(spec, {**kept, **_settled(spec, read_golden(golden, spec) if old_text else {}, now[spec.name])})
         if new_text == old_text:
             print(f"{path}: unchanged")
             continue
@@ -493,6 +512,16 @@ def update(golden: Path, now: Dict[str, Records], selection: Selection) -> None:
         diff = difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                     f"{path} (old)", f"{path} (new)", n=0)
         sys.stdout.writelines(diff)
+    # the golden set is always computed with one torch thread (run_golden_set)
+    atomic_write(golden / MACHINE_FILE, json.dumps({**machine(), "threads": "1"}, indent=2) + "\n")
+
+
+def recorded_machine(golden: Path) -> str:
+    """The recording machine of the golden set, in one line ("unknown" when not recorded)."""
+    try:
+        return describe(json.loads((golden / MACHINE_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown"
 
 
 def main(args) -> int:
@@ -509,8 +538,13 @@ def main(args) -> int:
         if errors:
             raise UserError(f"{len(errors)} coding(s) failed (see the warnings); golden files left as they were")
         update(golden, now, selection)
+        print(f"note: the golden streams in {golden_streams.FOLDER} are kept as recorded (they must decode alike "
+              "on every machine); re-record them only for an intended change: python -m bench.golden_streams --record")
         return 0
     moved, notes = check(golden, now, selection)
+    if set(selection.codecs) & set(LEARNED) and golden == DEFAULT_GOLDEN:
+        for problem in golden_streams.check(kodak_folder(args.data_root, tuple(c[0] for c in golden_streams.CROPS))):
+            moved.append(Moved(f"streams/{problem.split(':', 1)[0]}", "recorded", "differs", problem.split(": ", 1)[1], "exact"))
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
     counts = ", ".join(f"{len(rows)} rows of {name}" for name, rows in now.items())
@@ -518,6 +552,7 @@ def main(args) -> int:
     if moved:
         print(tabulate([(m.what, m.golden, m.now, m.difference, m.tolerance) for m in moved],
                        headers=("what moved", "golden", "now", "difference", "tolerance"), disable_numparse=True))
+        print(f"golden set recorded on: {recorded_machine(golden)}\nthis machine:           {describe()}")
         print(f"regression: {len(moved)} value(s) differ from {golden} ({counts} recomputed in {elapsed:.0f} s); "
               "if the change is intended, record it with: python -m bench regress --update", file=sys.stderr)
         return 1

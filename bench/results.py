@@ -1,6 +1,7 @@
 """Result files of ``bench run``: per-image rows, and per-codec curves in CompressAI's format.
 
-Layout under the output folder (``--out``, default ``results/``)::
+Layout under the output folder (``--out``, default ``runs/``, ignored by git; the committed result sets
+are in the repository's ``results/``)::
 
     <out>/<dataset>/<label>/per_image.csv     one row per (image, codec, quality)
     <out>/<dataset>/<label>/<codec>.json      CompressAI results format, one per codec
@@ -9,9 +10,14 @@ Layout under the output folder (``--out``, default ``results/``)::
 Columns (DESIGN.md): ``dataset, image, width, height, codec, codec_version, quality,
 bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha, device``.
 bpp = bytes x 8 / (width x height); PSNR and MS-SSIM dB in dB; seconds of wall clock.
-``checkpoint_sha`` is empty for codecs without a checkpoint; ``device`` is ``cpu`` or
-``cuda:N <GPU name>`` (files written before that column existed read as ``cpu``).  A curve point is the
-mean over images of the per-image values at one quality.
+``checkpoint_sha`` is empty for codecs without a checkpoint; ``machine`` says where the row
+was measured (:func:`bench.provenance.describe`: CPU, ISA level in use, threads, torch and
+MKL versions); ``device`` is the kind of device a learned codec ran on, ``cpu`` or
+``cuda`` (streams decode exactly only on the kind that encoded them).  A curve point is the
+mean over images of the per-image values at one quality (:func:`curve_points`, the one place
+where per-image rows become a curve: here and in :mod:`bench.curves`).  A value that an image
+of that quality lacks (NaN) makes the point's mean missing, and the curve ``incomplete``
+(:func:`incomplete_notes`): never a mean over fewer images paired with a bpp over all.
 
 Files are replaced atomically (temp file in the same folder, then ``os.replace``), so a
 killed run leaves either the previous or the new complete file, never half a row.
@@ -25,14 +31,15 @@ import math
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
-    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "device",
+    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "machine", "device",
 )
-#: Values of columns that files written before the column existed lack (every row was coded on the CPU).
-_ADDED_COLUMNS = {"device": "cpu"}
+#: Columns that result files written before they existed lack, and the value they read as
+#: (rows were all coded on the CPU before ``device`` existed).
+_LATER_COLUMNS = {"machine": "", "device": "cpu"}
 #: Decimal places written for each float column.
 _DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5}
 #: CSV column -> key in CompressAI's results JSON.
@@ -86,6 +93,45 @@ def _quality_order(quality: str):
         return (1, 0.0, quality)
 
 
+#: Metric columns -> the name a note gives them.
+METRIC_NAMES = {"psnr_rgb": "PSNR-RGB", "ms_ssim_rgb": "MS-SSIM-RGB"}
+
+
+def curve_points(rows: Iterable[Mapping], columns: Sequence[str]) -> List[dict]:
+    """Per-image rows (each with ``quality`` and float ``columns``) -> one point per quality,
+    qualities ascending: ``{"quality", "images", <column>: mean over the images, "missing":
+    {column: images without a value}}``.  A column is NaN at a point where any image lacks it.
+    Means are exactly rounded (``math.fsum``), so they do not depend on the order of the rows."""
+    groups: Dict[str, List[Mapping]] = defaultdict(list)
+    for row in rows:
+        groups[str(row["quality"])].append(row)
+    points = []
+    for quality in sorted(groups, key=_quality_order):
+        group = groups[quality]
+        point = {"quality": quality, "images": len(group), "missing": {}}
+        for column in columns:
+            values = [float(r[column]) for r in group]
+            lacking = sum(math.isnan(v) for v in values)
+            point[column] = math.nan if lacking else math.fsum(values) / len(values)
+            if lacking:
+                point["missing"][column] = lacking
+        points.append(point)
+    return points
+
+
+def incomplete_notes(points: Sequence[dict], columns: Sequence[str] = tuple(METRIC_NAMES)) -> List[str]:
+    """``incomplete: ...`` for each metric that some points of a curve have and others lack
+    (one that no image has at all, e.g. MS-SSIM of images below 161 pixels, is just absent)."""
+    notes = []
+    for column in columns:
+        lacking = [p for p in points if column in p["missing"]]
+        if lacking and not all(p["missing"].get(column) == p["images"] for p in points):
+            where = ", ".join(f"quality {p['quality']} ({p['missing'][column]} of {p['images']} images)"
+                              for p in lacking)
+            notes.append(f"incomplete: {METRIC_NAMES.get(column, column)} missing at {where}")
+    return notes
+
+
 class ResultTable:
     """The per-image rows of one result set, keyed by (image, codec, quality).
 
@@ -100,8 +146,9 @@ class ResultTable:
         if self.path.is_file():
             with open(self.path, newline="") as f:
                 for row in csv.DictReader(f):
-                    row = {**_ADDED_COLUMNS, **{c: v for c, v in row.items() if v is not None}}
-                    if all(c in row for c in COLUMNS):
+                    for c, value in _LATER_COLUMNS.items():
+                        row.setdefault(c, value)
+                    if all(row.get(c) is not None for c in COLUMNS):
                         self.rows[self.key(row)] = {c: row[c] for c in COLUMNS}
 
     @staticmethod
@@ -132,36 +179,34 @@ class ResultTable:
         return sorted({k[1] for k in self.rows})
 
     def curve(self, codec: str) -> List[dict]:
-        """Per quality (ascending): mean of each per-image value, and the image count."""
-        groups: Dict[str, List[Dict[str, str]]] = defaultdict(list)
-        for (_, c, q), row in self.rows.items():
-            if c == codec:
-                groups[q].append(row)
-        points = []
-        for q in sorted(groups, key=_quality_order):
-            rows = groups[q]
-            point = {"quality": q, "images": len(rows), "codec_version": rows[0]["codec_version"]}
-            for column in _JSON_KEYS:
-                point[column] = sum(float(r[column]) for r in rows) / len(rows)
-            points.append(point)
+        """Per quality (ascending): mean of each per-image value and the image count
+        (:func:`curve_points`), and the codec version of its first row."""
+        rows = [row for (_, c, _), row in self.rows.items() if c == codec]
+        points = curve_points(rows, tuple(_JSON_KEYS))
+        for point in points:
+            point["codec_version"] = next(r["codec_version"] for r in rows if r["quality"] == point["quality"])
         return points
 
     def write_json(self, codec: str, dataset: str, label: str) -> Path:
         """Write ``<codec>.json`` next to the CSV in CompressAI's results format.
 
-        NaN (MS-SSIM of images too small for it) and inf (lossless PSNR) are written as ``null``.
+        NaN (MS-SSIM of images too small for it) and inf (lossless PSNR) are written as ``null``;
+        a metric missing at some points only is named in the description (``incomplete: ...``).
         """
         points = self.curve(codec)
         versions = sorted({p["codec_version"] for p in points})
+        machines = sorted({r["machine"] for (_, c, _), r in self.rows.items() if c == codec and r["machine"]})
         counts = sorted({p["images"] for p in points})
+        notes = "".join(f"; {n}" for n in incomplete_notes(points))
         results: Dict[str, list] = {"quality": [_number(p["quality"]) for p in points]}
         for column, key in _JSON_KEYS.items():
             results[key] = [p[column] if math.isfinite(p[column]) else None for p in points]
         document = {
             "name": codec,
             "description": f"{codec} ({'; '.join(versions)}) on {dataset}, result set '{label}': "
-            f"mean of per-image values over {'/'.join(map(str, counts))} images per point",
+            f"mean of per-image values over {'/'.join(map(str, counts))} images per point{notes}",
             "results": results,
+            "machines": machines,
         }
         path = self.path.parent / f"{codec}.json"
         atomic_write(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

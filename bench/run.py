@@ -22,14 +22,18 @@ from typing import Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
-from segpic.devices import DeviceUnavailable, kind as device_kind, parse_device, require as require_device
+from segpic.devices import DeviceUnavailable, parse_device, require as require_device
+from segpic.limits import MAX_PIXELS
 
 from . import datasets
 from .codecs import Codec, accepted_options, available, get_codec
+from .codecs.vtm import ANCHOR_INPUT_BITS
 from .errors import UserError
 from .images import ImageReadError, load_rgb
+from .lifeline import die_with_parent
 from .metrics import measure
-from .results import ResultTable, result_dir, stream_dir
+from .provenance import describe
+from .results import ResultTable, format_value, result_dir, stream_dir
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Task:
     codec: Codec
     qualities: tuple
     streams: Path
+    max_pixels: int = MAX_PIXELS
 
 
 @dataclass
@@ -62,7 +67,7 @@ def code_image(task: Task) -> TaskResult:
     """Run one task (in a worker).  Codec failures are caught per quality and reported."""
     result = TaskResult(task)
     try:
-        loaded = load_rgb(task.image)
+        loaded = load_rgb(task.image, task.max_pixels)
     except ImageReadError as err:
         result.errors.append(f"skipped {err}")
         result.unreadable = True
@@ -93,9 +98,9 @@ def code_image(task: Task) -> TaskResult:
         result.rows.append(
             dict(
                 dataset=task.dataset, image=task.image.name, width=width, height=height, codec=codec.name,
-                codec_version=codec.version(), quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
+                quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
                 psnr_rgb=metrics.psnr_rgb, ms_ssim_rgb=metrics.ms_ssim_rgb, ms_ssim_db=metrics.ms_ssim_db,
-                encode_s=encode_s, decode_s=decode_s, **codec.extra_columns(quality),
+                encode_s=encode_s, decode_s=decode_s, machine=describe(), **codec.identity(quality),
             )
         )
     return result
@@ -115,10 +120,16 @@ class InlineExecutor(Executor):
         return future
 
 
-def _worker_init(threads: int) -> None:
+def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _worker_init(threads: int) -> None:
+    """A pool worker: ends with the parent (a killed run leaves no orphans), ``threads`` torch threads."""
+    die_with_parent()
+    _set_threads(threads)
 
 
 def default_threads(jobs: int) -> int:
@@ -129,16 +140,17 @@ def default_threads(jobs: int) -> int:
 
 def make_executor(jobs: int, threads: int) -> Executor:
     """This process for one job, else a pool of ``jobs`` processes; ``threads`` torch threads each."""
-    _worker_init(threads)  # also imports torch here, once, for the forked workers to inherit
+    _set_threads(threads)  # also imports torch here, once, for the forked workers to inherit
     if jobs == 1:
         return InlineExecutor()
     return ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,))
 
 
 def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
-         build: Dict[str, Codec]) -> List[Task]:
+         build: Dict[str, Codec], max_pixels: int = MAX_PIXELS) -> List[Task]:
     """The tasks still to do: (image, codec, quality) keys missing from ``table``, or
-    recorded there with another codec version (e.g. after a library upgrade).
+    recorded there by something else (:meth:`Codec.identity`: another codec version, e.g. after
+    a library upgrade, or another checkpoint); those rows are replaced when recoded.
 
     Codecs that can code all qualities of an image in one task get one task per image
     (the image is read once); codecs with a model per quality get one task per
@@ -147,18 +159,18 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
     tasks = []
     for name, qualities in codecs.items():
         codec = build[name]
-        version = codec.version()
+        identity = {q: {c: format_value(c, v) for c, v in codec.identity(q).items()} for q in qualities}
 
         def done(image: Path, quality) -> bool:
             row = table.rows.get((image.name, name, str(quality)))
-            return (row is not None and row["codec_version"] == version
-                    and device_kind(row["device"]) == device_kind(codec.device))
+            return row is not None and all(row.get(c) == v for c, v in identity[quality].items())
 
         missing = {img: tuple(q for q in qualities if not done(img, q)) for img in images}
         if codec.group_qualities:
-            tasks += [Task(dataset, img, codec, qs, streams) for img, qs in missing.items() if qs]
+            tasks += [Task(dataset, img, codec, qs, streams, max_pixels) for img, qs in missing.items() if qs]
         else:
-            tasks += [Task(dataset, img, codec, (q,), streams) for q in qualities for img in images if q in missing[img]]
+            tasks += [Task(dataset, img, codec, (q,), streams, max_pixels)
+                      for q in qualities for img in images if q in missing[img]]
     return tasks
 
 
@@ -276,16 +288,21 @@ def add_arguments(parser) -> None:
                              "(needs the 'cluster' extra; see README)")
     parser.add_argument("--device", default="cpu", type=parse_device, metavar="cpu|cuda|cuda:N",
                         help="learned codecs: torch device (default: cpu); rows record it")
-    parser.add_argument("--out", default="results", help="output folder (default: results/)")
+    parser.add_argument("--out", default="runs",
+                        help="output folder (default: runs/, ignored by git; results/ holds the committed result sets)")
     parser.add_argument("--label", default="default", help="name of this result set, e.g. a training run (default: default)")
     parser.add_argument("--save-every", type=float, default=2.0, metavar="SECONDS",
                         help="save finished rows at most this often (default: 2; 0: after every task)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
+                        help=f"skip images larger than N pixels, read from the header before decoding "
+                             f"(default: {MAX_PIXELS:,}, Pillow's decompression-bomb limit)")
     vvc = parser.add_argument_group("VVC codecs")
     vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
     vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")
     vvc.add_argument("--vtm-input-bits", type=int, choices=(8, 10),
-                     help="vtm: YCbCr input bit depth (default 8; the default vtm17 Kodak anchor used 10)")
+                     help=f"vtm: YCbCr input bit depth (default {ANCHOR_INPUT_BITS}, as the vtm17 Kodak anchor; "
+                          "recorded in codec_version)")
     vvc.add_argument("--vvenc-preset", help="vvenc: VVenC preset (default: medium)")
 
 
@@ -296,6 +313,8 @@ def main(args, executor: Optional[Executor] = None) -> int:
         raise UserError("--threads must be at least 1")
     if args.cluster and args.jobs != 1:
         raise UserError("--jobs and --cluster: give one (a cluster's parallelism is its workers')")
+    if args.max_pixels < 1:
+        raise UserError("--max-pixels must be at least 1")
     if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
         raise UserError(f"--label '{args.label}': use a plain name without slashes")
     root = datasets.data_root(args.data_root)
@@ -311,9 +330,12 @@ def main(args, executor: Optional[Executor] = None) -> int:
 
     out = Path(args.out)
     table = ResultTable(result_dir(out, dataset, args.label) / "per_image.csv")
-    tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build)
+    tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build,
+                 args.max_pixels)
     todo = sum(len(t.qualities) for t in tasks)
     done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
+    stale = sum((t.image.name, t.codec.name, str(q)) in table for t in tasks for q in t.qualities)
+    replaced = f"; {stale} recorded there by another codec version or checkpoint will be replaced" if stale else ""
     own = executor is None
     try:
         if own and args.cluster:
@@ -326,7 +348,7 @@ def main(args, executor: Optional[Executor] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
-          f"{table.path}", file=sys.stderr)
+          f"{table.path}{replaced}", file=sys.stderr)
     executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
     window = getattr(executor, "window", 2 * args.jobs)
     try:

@@ -4,12 +4,19 @@
         [--method cubic|pchip|akima|all] [--format markdown|latex|csv] [--results DIR]
         [--codecs NAME ...] [--per-image [--bootstrap N] [--seed S]]
 
-One row per codec (ours from ``results/<dataset>/``, the published curves from
-``anchors/published/``) and method: BD-rate (%), BD-metric (dB), the codec's bpp range, the
+One row per codec and method.  Curves: ours from ``<results>/<dataset>/`` (``--results``,
+default ``runs/``, where ``bench run`` writes by default; ``--results results`` reads the result
+sets committed with the repository), the published ones from ``anchors/published/``.  Without
+``--codecs`` the table holds ours and the headline published curves
+(:data:`bench.published.HEADLINE`, as ``bench plot`` draws them); ``--codecs all`` holds every
+curve of the dataset.  Columns: BD-rate (%), BD-metric (dB), the codec's bpp range, the
 overlap of the metric ranges, the method, flags (``low-overlap``: metric ranges overlap by less
 than 75 % of their union; ``low-rate-overlap``: the same for the log-rate ranges of BD-PSNR;
-``non-monotonic-*``; ``incomplete``), and the data source.  A pair of curves that
-does not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.
+``non-monotonic-*``; ``incomplete: ...``, a metric missing at some point of the codec's curve;
+``anchor incomplete: ...``, of the anchor's), and the data source.  A pair of curves that does
+not define a BD-rate gets ``n/a`` and the reason in its flags, never a number.  In markdown
+and LaTeX, an anchor's flag that every row (of a method) carries, an unusable or incomplete
+anchor, is said once above the table; csv rows keep all their flags.
 
 ``--per-image`` adds, where both the anchor and the codec have per-image results: the
 per-image BD-rates' median, min and max, and a bootstrap 95 % interval of the table's BD-rate
@@ -23,7 +30,7 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from tabulate import tabulate
@@ -31,6 +38,7 @@ from tqdm import tqdm
 
 from bench.bdrate import FLAG_LOW_OVERLAP, METHODS, BDRateError, bd_psnr, bd_rate
 from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary, to_metric
+from bench.published import HEADLINE
 
 ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
 METHOD_NAMES = {"cubic": "cubic (VCEG-M33)", "pchip": "pchip (JCTVC-E137/CTC)",
@@ -73,7 +81,7 @@ class Row:
 
 def compare(anchor: Curve, test: Curve, metric: str, method: str) -> Row:
     """BD-rate and BD-metric of ``test`` against ``anchor``; errors become flags."""
-    row = Row(test, method, flags=list(test.notes))
+    row = Row(test, method, flags=list(test.notes) + [f"anchor {n}" for n in anchor.notes])
     rates_a, dist_a = anchor.points(metric)
     rates_t, dist_t = test.points(metric)
     try:
@@ -180,8 +188,25 @@ def _relative(path: str) -> str:
         return path
 
 
-def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False):
-    """Header and cells of the table; ``full`` keeps all digits (csv)."""
+def common_flags(rows: List[Row]) -> List[Tuple[str, str]]:
+    """The anchor's flags (``anchor incomplete: ...``, ``n/a: anchor curve has ...``) that every
+    row of a method carries, as (which rows, flag): said once instead of on each row.  Which
+    rows is ``"Every row"``, or ``"Every cubic row"`` where only that method's rows carry it."""
+    methods = sorted({r.method for r in rows}, key=METHODS.index)
+    found = []
+    for flag in dict.fromkeys(f for r in rows for f in r.flags if f.startswith(("anchor ", "n/a: anchor "))):
+        carrying = [m for m in methods if all(flag in r.flags for r in rows if r.method == m)]
+        if any(flag in r.flags for r in rows if r.method not in carrying) or \
+                sum(r.method in carrying for r in rows) < 2:
+            continue
+        found.append(("Every row" if carrying == methods else f"Every {'/'.join(carrying)} row", flag))
+    return found
+
+
+def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = False,
+                leave_out: Sequence[str] = ()):
+    """Header and cells of the table; ``full`` keeps all digits (csv); the flags in
+    ``leave_out`` are not repeated in the rows."""
     metric_name = "BD-PSNR (dB)" if metric == "psnr" else "BD-MS-SSIM (dB)"
     header = ["codec", "name", "BD-rate (%)", metric_name, "bpp range", "overlap", "method",
               "flags", "data"]
@@ -194,7 +219,8 @@ def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = Fals
             r.curve.label, r.curve.name, _number(r.bd_rate, 2, full),
             _number(r.bd_metric, 3, full), f"{bpp.min():.3f}-{bpp.max():.3f}",
             "n/a" if r.overlap is None else f"{100 * r.overlap:.0f}%", r.method,
-            "; ".join(r.flags), r.curve.source if full else _relative(r.curve.path)])
+            "; ".join(f for f in r.flags if f not in leave_out),
+            r.curve.source if full else _relative(r.curve.path)])
         if per_image:
             s = r.spread
             if s is None:
@@ -223,21 +249,22 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
         for c in cells:
             writer.writerow([dataset, anchor.name, metric] + c)
         return buf.getvalue()
-    header, cells = table_cells(rows, metric, per_image)
+    common = common_flags(rows)
+    header, cells = table_cells(rows, metric, per_image, leave_out=[flag for _, flag in common])
     sources = [f"{anchor.label}: {anchor.source}"]
     seen = set()
     for r in rows:
         if r.curve.name not in seen:
             seen.add(r.curve.name)
             sources.append(f"{r.curve.label}: {r.curve.source}")
+    notes = [f"{which}: {flag}" for which, flag in common]
+    if per_image and anchor.per_image is None:
+        notes.append("Per-image columns are empty: the anchor has no per-image results.")
     if fmt == "latex":
-        lines = [f"% {title}",
+        lines = [f"% {title}"] + [f"% {n}" for n in notes] + [
                  tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
         lines += [f"% {s}" for s in sources]
         return "\n".join(lines) + "\n"
-    notes = [f"Anchor note: {n}" for n in anchor.notes]
-    if per_image and anchor.per_image is None:
-        notes.append("Per-image columns are empty: the anchor has no per-image results.")
     lines = [title, ""] + (notes + [""] if notes else [])
     lines += [tabulate(cells, header, tablefmt="github", disable_numparse=True), "",
               "Sources:"] + [f"- {s}" for s in sources]
@@ -255,18 +282,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=list(METHODS) + ["all"], default="cubic",
                         help="cubic = VCEG-M33, pchip = JCTVC-E137/CTC spreadsheet, akima")
     parser.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder holding <dataset>/*.csv (default results)")
+    parser.add_argument("--results", type=Path, default=Path("runs"),
+                        help="results folder holding <dataset>/*.csv (default runs, where bench run "
+                             "writes; 'results' for the result sets committed with the repository)")
     parser.add_argument("--anchors", type=Path, default=ANCHORS_DIR,
                         help="anchors folder holding vtm17/ and published/ (default: the "
                              "repository's anchors/)")
     parser.add_argument("--codecs", nargs="+", metavar="NAME",
-                        help="only these curves (names as in the table's 'name' column)")
+                        help="only these curves (names as in the table's 'name' column), or 'all' "
+                             f"(default: ours and {', '.join(HEADLINE)})")
     parser.add_argument("--per-image", action="store_true",
                         help="add per-image BD-rate spread and a bootstrap 95%% interval")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples for --per-image (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def chosen_codecs(library: CurveLibrary, anchor: Curve, codecs: Optional[List[str]]) -> Optional[List[str]]:
+    """The names ``build_rows`` gets: those given, None (every curve) for ``all``, else ours and
+    the headline published curves of the dataset (with a note on stderr when there are no runs)."""
+    if codecs == ["all"]:
+        return None
+    if codecs:
+        return codecs
+    ours = [c.name for c in library.ours() if not c.same_as(anchor)]
+    if not ours:
+        print(f"note: no results in {library.results / library.dataset} (python -m bench run writes them "
+              "there; --results results reads the result sets committed with the repository)", file=sys.stderr)
+    return ours + [c.name for c in library.published() if c.name in HEADLINE and not c.same_as(anchor)]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -279,7 +322,8 @@ def main(args: argparse.Namespace) -> int:
     if not anchor.points(args.metric)[0].size:
         raise CurveError(f"anchor {anchor.label} has no {METRICS[args.metric][0]} values")
     methods = list(METHODS) if args.method == "all" else [args.method]
-    rows = build_rows(library, anchor, args.metric, methods, args.codecs, args.per_image,
+    rows = build_rows(library, anchor, args.metric, methods, chosen_codecs(library, anchor, args.codecs),
+                      args.per_image,
                       args.bootstrap, args.seed)
     sys.stdout.write(render(rows, anchor, args.dataset, args.metric, args.format,
                             args.per_image))

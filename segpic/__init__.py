@@ -1,11 +1,25 @@
 """SegPIC (Liu et al., ECCV 2024), its STF and WACNN baselines, and their codec.
 
-Decoding is bit-exact only if the decoder's networks reproduce the encoder's floats at any
-thread count.  MKL's GEMM (behind small convolutions and Linear layers) changes its summation
-order with the number of threads unless strict conditional numerical reproducibility is on.
-MKL reads this once, at its first call, so it is set here, before any tensor arithmetic of a
-process that imports segpic; an explicit user setting is kept.
+Decoding is bit-exact only if the decoder's networks reproduce the encoder's floats, at any
+thread count and on any x86-64 CPU with AVX2. Two process-wide settings must be in place
+before the first tensor operation of the process, so they are made here, on import:
+
+- ``ATEN_CPU_CAPABILITY=avx2``: ATen picks its vectorised kernels (GELU's erf, exp, GDN's
+  sqrt, reductions) by CPU: AVX-512 kernels on CPUs that have it, AVX2 ones elsewhere, and
+  they round differently (measured: the same SegPIC stream decoded to other pixels on an
+  AVX-512 Intel CPU than on an AVX2 AMD one). ATen reads the variable once, at its first
+  vectorised operation.
+- ``MKL_CBWR=AUTO,STRICT``: MKL's conditional numerical reproducibility, read at MKL's first
+  call. (On Intel CPUs STRICT also makes GEMMs thread-count invariant; on AMD CPUs MKL
+  ignores it, so :func:`segpic.ops.deterministic.deterministic_inference` runs every GEMM
+  single-threaded instead.)
+
+Import ``segpic`` before running any torch operation (importing torch first is fine). A
+setting made in the environment is kept; :func:`segpic.ops.deterministic.deterministic_inference`
+refuses to run when the capability in effect is not AVX2, rather than produce streams that
+another machine decodes differently.
 """
 import os
 
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")

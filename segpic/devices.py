@@ -1,9 +1,8 @@
 """Torch devices named on the command line: ``cpu``, ``cuda`` or ``cuda:N``.
 
 Streams are reproducible on one kind of device, not across CPU and GPU (README, Known
-limits): decode on the kind of device that encoded.  :func:`describe` gives the text that
-``bench run`` records in each result row's ``device`` column, and :func:`kind` the part
-of it that decides whether two rows are comparable.
+limits): decode on the kind of device that encoded.  :func:`kind` is what ``bench run``
+records in each result row's ``device`` column.
 """
 from __future__ import annotations
 
@@ -24,8 +23,8 @@ def parse_device(text: str) -> str:
 
 
 def kind(device: str) -> str:
-    """``"cpu"`` or ``"cuda"``: the device kind of a device name or of a :func:`describe` text."""
-    return device.split()[0].split(":")[0] if device else "cpu"
+    """``"cpu"`` or ``"cuda"``: the kind of device ``device`` names."""
+    return device.split(":")[0] if device else "cpu"
 
 
 def require(device: str) -> None:
@@ -42,13 +41,3 @@ def require(device: str) -> None:
     if index >= torch.cuda.device_count():
         raise DeviceUnavailable(f"--device {device}: there are {torch.cuda.device_count()} CUDA GPU(s) here "
                                 f"(indices 0..{torch.cuda.device_count() - 1})")
-
-
-def describe(device: str) -> str:
-    """What a result row records: ``cpu``, or ``cuda:N <GPU name>`` (e.g. ``cuda:0 NVIDIA H200``)."""
-    if kind(device) == "cpu":
-        return "cpu"
-    import torch
-
-    index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
-    return f"cuda:{index} {torch.cuda.get_device_name(index)}"

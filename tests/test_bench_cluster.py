@@ -49,7 +49,7 @@ def crops(tmp_path_factory, data_root):
 def test_local_cluster_run_equals_a_jobs_1_run(tmp_path, crops):
     common = ["run", "--models", "jpeg", "webp", "--dataset", str(crops), "--qualities", "20", "60", "--quiet"]
     assert main(common + ["--out", str(tmp_path / "one"), "--threads", "1"]) == 0
-    assert main(common + ["--out", str(tmp_path / "cluster"), "--cluster", "local:2"]) == 0
+    assert main(common + ["--out", str(tmp_path / "cluster"), "--cluster", "local:2", "--threads", "1"]) == 0
     one = _rows(tmp_path / "one" / "crops" / "default" / "per_image.csv")
     cluster = _rows(tmp_path / "cluster" / "crops" / "default" / "per_image.csv")
     assert len(one) == 8 * 2 * 2
@@ -225,7 +225,7 @@ def test_device_is_recorded_and_rows_of_another_device_kind_are_redone(tmp_path,
     assert main(argv) == 0
     assert "0 to code, 8 already in" in capsys.readouterr().err
     # rows coded on a GPU are not results of a CPU run
-    text = csv_path.read_text().replace(",cpu\n", ",cuda:0 NVIDIA H200\n", 3)
+    text = csv_path.read_text().replace(",cpu\n", ",cuda\n", 3)
     csv_path.write_text(text)
     assert main(argv) == 0
     assert "3 to code, 5 already in" in capsys.readouterr().err

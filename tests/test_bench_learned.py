@@ -109,3 +109,27 @@ def test_each_checkpoint_loads_once_per_process(checkpoints, monkeypatch):
     copy.prepare(1)
     pickle.loads(pickle.dumps(codec)).prepare(1)
     assert loads == [checkpoints[0]], "one model held at a time, each loaded once"
+
+
+def test_another_checkpoint_under_the_same_label_is_recoded(tmp_path, checkpoints, images, capsys):
+    """Rows are identified by their checkpoint's SHA: swapping the checkpoints recodes every row
+    and replaces the old rows; the same checkpoints again code nothing."""
+    from segpic.codec import file_sha256
+
+    out = tmp_path / "r"
+
+    def run(paths):
+        argv = ["run", "--models", "wacnn", "--checkpoint", "wacnn=" + ",".join(map(str, paths)),
+                "--dataset", str(images), "--out", str(out), "--quiet", "--threads", "1"]
+        assert main(argv) == 0
+        with open(out / "small" / "default" / "per_image.csv", newline="") as f:
+            return capsys.readouterr().err, list(csv.DictReader(f))
+
+    run(checkpoints)
+    swapped = checkpoints[::-1]
+    err, rows = run(swapped)
+    assert "4 to code, 0 already in" in err and "4 recorded there by another codec version or checkpoint" in err
+    assert len(rows) == 4
+    assert all(r["checkpoint_sha"] == file_sha256(swapped[int(r["quality"]) - 1]) for r in rows)
+    err, rows = run(swapped)
+    assert "0 to code, 4 already in" in err and len(rows) == 4

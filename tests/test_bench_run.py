@@ -159,6 +159,29 @@ def test_bad_inputs_are_converted_or_skipped(tmp_path, capsys):
     assert rows["gray.png"]["ms_ssim_rgb"] != "nan"
 
 
+def test_image_bombs_are_skipped_and_the_other_rows_kept(tmp_path, capsys):
+    """30000 x 30000 PNGs, 8- and 16-bit, among good images: one warning each, no traceback."""
+    from test_bench_images import _png_header_only
+
+    folder = tmp_path / "bombs"
+    folder.mkdir()
+    rng = np.random.RandomState(1)
+    for name in ("a.png", "z.png"):
+        Image.fromarray(rng.randint(0, 256, (48, 64, 3), dtype=np.uint8)).save(folder / name)
+    _png_header_only(folder / "bomb8.png", 30000, 30000, 8)
+    _png_header_only(folder / "bomb16.png", 30000, 30000, 16)
+    status = main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50",
+                   "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert status == 0 and "Traceback" not in err
+    for bomb in ("bomb8.png", "bomb16.png"):
+        assert f"warning: skipped {folder / bomb}: 30000x30000" in err
+    rows = _rows(tmp_path / "r" / "bombs" / "default" / "per_image.csv")[1]
+    assert sorted(r["image"] for r in rows) == ["a.png", "z.png"]
+    assert main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50", "--max-pixels", "0",
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "--models", "nope"], "unknown codec 'nope'"),
     (["run", "--models", "jpeg", "--jobs", "0"], "--jobs must be at least 1"),
@@ -207,6 +230,85 @@ def test_kill_and_restart_loses_and_repeats_nothing(tmp_path, data_root):
     assert not list(csv_path.parent.glob(".*.tmp")), "no temp file left behind"
 
 
+def _children(pid):
+    """PIDs of the live children of ``pid`` (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_end_when_the_run_is_killed(tmp_path, data_root):
+    """SIGKILL only the parent of a ``--jobs 2`` run: its two workers are gone within seconds."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rgb = load_rgb(data_root / "kodak" / "kodim01.png").rgb
+    for i in range(6):
+        Image.fromarray(np.roll(rgb, 37 * i, axis=1)).save(folder / f"img{i:02d}.png", compress_level=1)
+    cmd = [sys.executable, "-m", "bench", "run", "--models", "jpeg", "webp", "--dataset", str(folder),
+           "--qualities", *map(str, range(5, 96, 5)), "--out", str(tmp_path / "r"), "--jobs", "2",
+           "--threads", "1", "--quiet"]
+    run = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = _children(run.pid)
+        assert len(workers) >= 2 and run.poll() is None, "the run did not start two workers"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        assert _wait_gone(workers, 5) == []
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_lifeline_watchdog_alone_ends_an_orphan(tmp_path):
+    """Without PR_SET_PDEATHSIG (other systems), the parent-PID watchdog ends the worker."""
+    script = (
+        "import os, sys, time\n"
+        "from bench import lifeline\n"
+        "lifeline._set_pdeathsig = lambda: False\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    null = os.open(os.devnull, os.O_WRONLY)\n"
+        "    os.dup2(null, 1), os.dup2(null, 2)\n"
+        "    lifeline.die_with_parent(poll_s=0.1)\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=60)
+    orphan = int(out.stdout.split()[0])
+    try:
+        assert _wait_gone([orphan], 5) == []
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
 @pytest.mark.heavy
 def test_full_kodak_jpeg_webp(tmp_path, data_root):
     """The issue's acceptance run: all of Kodak, jpeg and webp at their default qualities."""
@@ -245,3 +347,19 @@ def test_codec_options_reach_only_the_codecs_that_take_them():
     assert codec_options("vvenc", args, {}) == {"vvenc_preset": "slow"}
     assert codec_options("jpeg", args, {}) == {}
     assert codec_options("segpic", args, {"segpic": ["a.pth"]}) == {"checkpoints": ["a.pth"]}
+
+
+def test_default_output_is_runs_which_git_ignores(tmp_path, monkeypatch, data_root):
+    """The quick start writes under runs/ (ignored by git), never into the committed results/."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("kodim04.png", "kodim23.png"):
+        shutil.copy(data_root / "kodak" / name, folder / name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--models", "jpeg", "--dataset", str(folder), "--qualities", "50", "--quiet",
+                 "--threads", "1"]) == 0
+    assert len(_rows(tmp_path / "runs" / "two" / "default" / "per_image.csv")[1]) == 2
+    assert not (tmp_path / "results").exists()
+    if shutil.which("git") and (ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "-q", "runs/kodak/default/per_image.csv"], cwd=ROOT)
+        assert ignored.returncode == 0, "runs/ must be ignored by git"

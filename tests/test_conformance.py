@@ -5,13 +5,14 @@ so that the reference's bitstreams decode here."""
 import importlib.util
 
 import pytest
+from conftest import missing
 
 
 @pytest.fixture(scope="module")
 def check(shared_dir):
     path = shared_dir / "conformance" / "check.py"
     if not path.is_file():
-        pytest.skip(f"no conformance checker at {path}")
+        missing(f"no conformance checker at {path}")
     spec = importlib.util.spec_from_file_location("conformance_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # puts conformance/ on sys.path for weights_rule

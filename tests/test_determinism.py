@@ -50,3 +50,24 @@ def test_streams_and_reconstruction_do_not_depend_on_threads(arch, data_root, tm
     """, threads=2)
     assert np.array_equal(np.load(tmp_path / "dec.npy"), expected)
     assert (tmp_path / "two.sgp").read_bytes() == data
+
+
+@pytest.mark.parametrize("arch", ["segpic", "stf", "wacnn"])
+def test_small_images_decode_alike_at_any_thread_count(arch, data_root):
+    """MKL ignores STRICT on AMD CPUs: before its GEMMs ran single-threaded inside the codec, a
+    64 x 64 or 192 x 128 image decoded to other pixels with 4 threads than with 1 (the latent
+    maps' 36- and 100-column GEMMs were split differently). Streams and pixels must not move."""
+    rgb = np.asarray(Image.open(data_root / "kodak" / "kodim23.png").convert("RGB"))
+    crops = [rgb[:64, :64], rgb[:192, :128]]
+    threads = torch.get_num_threads()
+    seen = {}
+    try:
+        for n in (1, 3, 4, 16):
+            torch.set_num_threads(n)
+            codec = ImageCodec.from_checkpoint(CHECKPOINTS / f"{arch}-q2.pth")
+            for i, crop in enumerate(crops):
+                data = codec.encode(crop)
+                got = (data, codec.decode(data).tobytes())
+                assert seen.setdefault(i, got) == got, f"{arch} crop {i}: {n} threads differ from 1"
+    finally:
+        torch.set_num_threads(threads)

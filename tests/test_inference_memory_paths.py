@@ -101,3 +101,28 @@ def test_segpic_banded_outer_blocks_equal_whole_image(monkeypatch):
         monkeypatch.setattr(segpic_module, "BAND_PIXELS", 64 * 128)
         assert model.compress(x)["strings"] == plain["strings"]
     torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_deterministic_inference_runs_mkl_single_threaded_and_restores_it():
+    from segpic.ops.threads import mkl_local_threads
+
+    with deterministic_inference():
+        with deterministic_inference():
+            pass
+        assert mkl_local_threads(1) == 1   # set by the context, still set after an inner one ends
+    assert mkl_local_threads(0) == 0       # back to "use the global count" on exit
+
+
+def test_deterministic_inference_refuses_other_cpu_kernels():
+    """With ATen's portable kernels not in effect the codec must refuse, not code streams that
+    decode differently on another CPU."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.ones(8).exp(); import segpic\n"
+            "from segpic.ops.deterministic import deterministic_inference\n"
+            "from segpic.ops.threads import PortabilityError\n"
+            "try:\n    deterministic_inference().__enter__()\nexcept PortabilityError as e:\n    print('refused:', e)\n")
+    env = {**__import__("os").environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    assert out.startswith("refused: exact coding needs ATen's AVX2 kernels, this process uses DEFAULT"), out

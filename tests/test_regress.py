@@ -143,7 +143,7 @@ def test_update_rewrites_atomically_and_prints_the_diff(capsys, tmp_path, golden
     fresh = tmp_path / "fresh"
     status, out, _ = regress(capsys, "--only", "bdrate", "--golden", fresh, "--update")
     assert status == 0
-    assert (fresh / "bdrate.csv").read_text() == (DEFAULT_GOLDEN / "bdrate.csv").read_text()
+    assert_same_csv((fresh / "bdrate.csv").read_text(), (DEFAULT_GOLDEN / "bdrate.csv").read_text())
     assert sorted(p.name for p in fresh.iterdir()) == ["bdrate.csv"]  # no temp files left
 
     match = dict(dataset="clic2020-pro-valid", codec="segpic-paper", method="pchip")
@@ -152,7 +152,7 @@ def test_update_rewrites_atomically_and_prints_the_diff(capsys, tmp_path, golden
     assert status == 0
     changed = [line for line in out.splitlines() if line.startswith(("-", "+")) and not line.startswith(("---", "+++"))]
     assert len(changed) == 2 and changed[0].startswith("-clic2020-pro-valid,psnr,vtm17,segpic-paper,pchip,1.5,")
-    assert (golden / "bdrate.csv").read_text() == (DEFAULT_GOLDEN / "bdrate.csv").read_text()
+    assert_same_csv((golden / "bdrate.csv").read_text(), (DEFAULT_GOLDEN / "bdrate.csv").read_text())
 
 
 # --- bad input: one line, status 2 ----------------------------------------------------------

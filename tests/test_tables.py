@@ -2,6 +2,8 @@
 bootstrap on synthetic per-image results, and one-line errors."""
 import csv
 import io
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -54,7 +56,7 @@ def write_per_image(path, codec, factors, qualities=QUALITIES, ext=".png"):
 def test_segpic_paper_against_vtm17_on_clic(capsys, anchors, tmp_path, shared_dir):
     rc, out, err = run(capsys, "--anchor", "vtm17", "--dataset", "clic2020-pro-valid",
                        "--method", "cubic", "--anchors", str(anchors),
-                       "--results", str(tmp_path))
+                       "--results", str(tmp_path), "--codecs", "all")
     assert rc == 0 and err == ""
     (segpic,) = [line for line in out.splitlines() if "| SegPIC (paper)" in line]
     assert "| -8.26 " in segpic and "cubic" in segpic
@@ -141,7 +143,8 @@ def test_anchor_as_a_file_and_as_a_published_name(capsys, anchors, tmp_path):
     assert "| stf-msssim-paper " not in out  # no PSNR values
     assert "| segpic-paper " in out and "| stf-paper " not in out
     rc, out, _ = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results",
-                     str(tmp_path), "--anchor", "stf-msssim-paper", "--metric", "ms-ssim")
+                     str(tmp_path), "--anchor", "stf-msssim-paper", "--metric", "ms-ssim",
+                     "--codecs", "all")
     assert rc == 0 and "| stf-msssim-paper " not in out and "| stf-paper " not in out
     assert "| wacnn-msssim-paper " in out
 
@@ -172,3 +175,134 @@ def test_result_sets_of_bench_run(capsys, anchors, tmp_path):
     assert rc == 0
     assert "| SegPIC (ours) " in out and "| -10.00 " in out
     assert "| SegPIC (ours, ablation) " in out and "| -20.00 " in out
+
+
+# --- hostile and careless curve files ------------------------------------------------------
+
+def _curve_file(path, points, codec="mine"):
+    """A curve file (codec,dataset,point,bpp,psnr_rgb,ms_ssim_rgb,source) on kodak."""
+    lines = ["codec,dataset,point,bpp,psnr_rgb,ms_ssim_rgb,source"]
+    lines += [f"{codec},kodak,{k},{b},{p},,test" for k, (b, p) in enumerate(points, start=1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = [(0.2, 31.0), (0.4, 34.0), (0.8, 37.0), (1.6, 40.0)]
+
+
+@pytest.mark.parametrize("method", ["pchip", "cubic"])
+def test_a_nan_point_in_a_curve_file_is_flagged_not_dropped_silently(capsys, anchors, tmp_path, method):
+    published = tmp_path / "anchors"
+    shutil.copytree(anchors, published)
+    _curve_file(published / "published" / "mine.csv", GOOD[:2] + [(0.8, "nan")] + GOOD[3:])
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(published), "--results", str(tmp_path / "none"),
+                       "--codecs", "mine", "--method", method, "--format", "csv")
+    assert rc == 0, err
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert "incomplete: PSNR-RGB missing at point 3" in row["flags"]
+    if method == "cubic":
+        assert row["BD-rate (%)"] == "n/a" and "3 points" in row["flags"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ((-0.4, 34.0), "line 3: bpp is -0.4"),
+    ((0.0, 34.0), "line 3: bpp is 0.0"),
+    ((0.4, "inf"), "line 3: psnr_rgb is inf"),
+    (("inf", 34.0), "line 3: bpp is inf"),
+])
+def test_invalid_values_are_refused_naming_file_and_line(capsys, anchors, tmp_path, bad, message):
+    path = _curve_file(tmp_path / "c.csv", [GOOD[0], bad] + GOOD[2:])
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(tmp_path / "none"),
+                       "--anchor", str(path))
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and str(path) in lines[0] and message in lines[0], err
+
+
+def test_negative_bpp_in_per_image_rows_is_refused(capsys, anchors, tmp_path):
+    results = tmp_path / "results"
+    write_per_image(results / "kodak" / "neg.csv", "neg", FACTORS)
+    text = (results / "kodak" / "neg.csv").read_text().splitlines()
+    fields = text[5].split(",")
+    fields[8] = "-" + fields[8]
+    text[5] = ",".join(fields)
+    (results / "kodak" / "neg.csv").write_text("\n".join(text) + "\n")
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results))
+    assert rc == 2 and "neg.csv, line 6: bpp is -" in err and len(err.strip().splitlines()) == 1
+
+
+def test_anchor_with_one_nan_psnr_is_incomplete_and_said_once(capsys, anchors, tmp_path):
+    """One image's PSNR missing at one quality of a per-image anchor: that point has no PSNR
+    (never a mean over fewer images), the anchor is flagged incomplete, the cubic method has
+    too few anchor points, and the reason is said once above the table, not on every row."""
+    anchor = tmp_path / "anchor.csv"
+    write_per_image(anchor, "vtm", [1.0] * len(FACTORS), ext="")
+    rows = list(csv.DictReader(anchor.open()))
+    rows[5]["psnr_rgb"] = "nan"
+    with anchor.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    results = tmp_path / "results"
+    for name, factor in (("a", 0.9), ("b", 1.1), ("c", 0.8)):
+        write_per_image(results / "kodak" / f"{name}.csv", name, [factor] * len(FACTORS))
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results),
+                       "--anchor", str(anchor), "--method", "cubic")
+    assert rc == 0, err
+    note = f"anchor incomplete: PSNR-RGB missing at quality {rows[5]['quality']} (1 of 5 images)"
+    assert out.count(note) == 1 and f"Every row: {note}" in out
+    assert out.count("anchor curve has 3 points") == 1
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results),
+                       "--anchor", str(anchor), "--method", "all")
+    assert rc == 0 and out.count(note) == 1
+    assert out.count("anchor curve has 3 points") == 1
+    assert "Every cubic row: n/a: anchor curve has 3 points; the cubic method needs at least 4" in out
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--results", str(results),
+                       "--anchor", str(anchor), "--method", "pchip", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert len(table) > 3 and all(note in r["flags"] for r in table)  # csv rows stand alone
+
+
+def test_per_image_rows_become_one_curve_by_one_rule(tmp_path):
+    """bench run's JSON curve and bench bdrate's curve from the same rows: same numbers, and a
+    point with a missing metric is missing (null) and flagged in both."""
+    from bench.curves import read_curve_file
+    from bench.results import ResultTable
+
+    path = tmp_path / "kodak" / "default" / "per_image.csv"
+    write_per_image(path, "jpeg", FACTORS)
+    rows = list(csv.DictReader(path.open()))
+    rows[1]["ms_ssim_rgb"] = "nan"
+    table = ResultTable(path)
+    for row in rows:
+        table.add({**row, **{c: float(row[c]) for c in ("bpp", "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db")}})
+    table.save()
+    document = json.loads(table.write_json("jpeg", "kodak", "default").read_text())
+    (curve,) = read_curve_file(path, kind="ours")
+    quality = int(rows[1]["quality"])
+    assert document["results"]["ms-ssim-rgb"][quality - 1] is None
+    assert np.isnan(curve.ms_ssim_rgb[quality - 1])
+    note = f"incomplete: MS-SSIM-RGB missing at quality {quality} (1 of 5 images)"
+    assert note in document["description"] and note in curve.notes
+    np.testing.assert_array_equal(curve.bpp, document["results"]["bpp"])
+    np.testing.assert_array_equal(curve.psnr_rgb, document["results"]["psnr-rgb"])
+
+
+def test_default_table_is_your_runs_and_the_headline_references(capsys, anchors, tmp_path, monkeypatch):
+    """Without --results and --codecs: the curves of runs/ (where bench run writes) and the
+    headline published curves; --codecs all adds every other curve; no runs is said on stderr."""
+    from bench.published import HEADLINE
+
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv")
+    assert rc == 0 and "note: no results in runs/kodak" in err
+    names = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert names and names <= set(HEADLINE)
+    write_per_image(tmp_path / "runs" / "kodak" / "default" / "per_image.csv", "jpeg", FACTORS)
+    write_per_image(tmp_path / "runs" / "kodak" / "trained" / "per_image.csv", "segpic", FACTORS, qualities=(1,))
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv")
+    default = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert rc == 0 and err == "" and default == names | {"jpeg", "segpic@trained"}
+    rc, out, err = run(capsys, "--dataset", "kodak", "--anchors", str(anchors), "--format", "csv",
+                       "--codecs", "all")
+    every = {r["name"] for r in csv.DictReader(io.StringIO(out))}
+    assert rc == 0 and default < every and len(every) > 40

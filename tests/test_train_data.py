@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing
 import torch
 from PIL import Image
 
@@ -102,7 +103,7 @@ def test_felzenszwalb_masks_are_generated_once_and_cached(tmp_path):
 def test_default_generators_give_tens_of_regions_on_photos(data_root):
     paths = sorted((data_root / "train" / "cid22" / "training").glob("*.png"))[:2]
     if not paths:
-        pytest.skip("cid22 training images not found")
+        missing("cid22 training images not found")
     for gen in (Felzenszwalb(), Slic()):
         counts = [len(np.unique(gen(np.asarray(Image.open(p).convert("RGB"))))) for p in paths]
         assert 10 <= np.median(counts) <= 100, (gen.tag, counts)

@@ -93,19 +93,23 @@ def _image(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
 
 
-def test_command_line_is_the_anchors(vtm_dir, tmp_path, shared_dir):
+@pytest.mark.parametrize("bits, anchor", [(None, "kodak-10bit"), (8, "kodak")])
+def test_command_line_is_the_anchors(vtm_dir, tmp_path, shared_dir, bits, anchor):
+    """By default (no --vtm-input-bits) the command of the default vtm17 Kodak anchor, 10-bit;
+    with 8 bits that of the 8-bit set.  The bit depth is in the version (a row's identity)."""
     out = tmp_path / "out"
     out.mkdir()
-    codec = get_codec("vtm", vtm_dir=str(vtm_dir))
+    codec = get_codec("vtm", vtm_dir=str(vtm_dir), **({} if bits is None else {"vtm_input_bits": bits}))
     assert codec.default_qualities == (27, 32, 37, 42)
-    assert codec.version() == "VTM-17.0 encoder_intra_vtm.cfg YCbCr-BT.709 4:4:4 8-bit input"
+    assert codec.version() == f"VTM-17.0 encoder_intra_vtm.cfg YCbCr-BT.709 4:4:4 {bits or 10}-bit input"
     codec.encode(_image(512, 768), 27, out / "kodim01_qp27.bin")
     ours = (out / "kodim01_qp27.log").read_text().splitlines()
-    shipped = (shared_dir / "anchors/vtm17/kodak/logs/kodim01_qp27.log").read_text().splitlines()
-    assert ours[0] == shipped[0]
+    shipped = (shared_dir / f"anchors/vtm17/{anchor}/logs/kodim01_qp27.log").read_text().splitlines()
+    null = "null" if "-o null" in shipped[0] else os.devnull  # the 10-bit logs name the unused output null
+    assert ours[0] == shipped[0].replace(" -o null ", f" -o {os.devnull} ")
     # and the stand-in received exactly that command (with full paths)
     received = next(line for line in ours if line.startswith("ARGV ")).split()[1:]
-    names = [a if a == os.devnull else os.path.basename(a) for a in received]
+    names = [null if a == os.devnull else os.path.basename(a) for a in received]
     assert names == shipped[0].split()[2:]
 
 

@@ -73,9 +73,16 @@ class Codec(ABC):
         return int(text)
 
     def extra_columns(self, quality) -> Dict[str, str]:
-        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs); the
-        default records that the codec ran on the CPU."""
+        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs; the
+        default records that the codec runs on the CPU).  Known before coding (no model needs
+        to be loaded), as they are part of :meth:`identity`."""
         return {"device": "cpu"}
+
+    def identity(self, quality) -> Dict[str, str]:
+        """The result columns that name exactly what codes ``quality``: the version (which
+        spells out the stream-changing options: VTM input bits, VVenC preset ...) and the extra
+        columns (the checkpoint's SHA-256).  ``bench run`` recodes a row that differs in any."""
+        return {"codec_version": self.version(), **self.extra_columns(quality)}
 
 
 _REGISTRY: Dict[str, Callable[..., Codec]] = {}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from segpic.devices import kind
+
 from .base import Codec, CodecError, register
 
 #: The one model this process holds, keyed by (checkpoint path, size, mtime, arch, device): copies
@@ -54,6 +56,7 @@ class LearnedCodec(Codec):
         self.default_qualities = tuple(range(1, len(self.checkpoints) + 1))
         self._quality = None
         self._model = None
+        self._shas = {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -92,9 +95,13 @@ class LearnedCodec(Codec):
         return self._active().decode(Path(path).read_bytes())
 
     def extra_columns(self, quality):
-        from segpic.devices import describe
+        """The SHA-256 of ``quality``'s checkpoint file (hashed once, without loading it),
+        and the kind of device the model runs on (``cpu`` or ``cuda``)."""
+        if quality not in self._shas:
+            from segpic.codec import file_sha256
 
-        return {"checkpoint_sha": self._active(quality).checkpoint_sha, "device": describe(self.device)}
+            self._shas[quality] = file_sha256(self.checkpoints[quality - 1])
+        return {"checkpoint_sha": self._shas[quality], "device": kind(self.device)}
 
 
 @register("segpic")

@@ -30,6 +30,8 @@ from bench.colour import read_yuv, rgb_to_ycbcr, write_yuv, ycbcr_to_rgb
 from bench.vtmlog import VtmLogError, read_vtm_log
 
 EXPECTED_VERSION = "17.0"
+#: The YCbCr input bit depth of the default vtm17 Kodak anchor (anchors/vtm17/kodak.csv).
+ANCHOR_INPUT_BITS = 10
 _BANNER = re.compile(r"VTM Encoder Version\s+(\S+)")
 _FORMAT = re.compile(r"-wdt (\d+) -hgt (\d+) .*--InputBitDepth=(\d+)")
 
@@ -51,8 +53,9 @@ class VTM(Codec):
         vtm_dir: the VTM tree (``bin/EncoderAppStatic``, ``bin/DecoderAppStatic``, ``cfg/``);
             default: the ``VTM_DIR`` environment variable.
         vtm_cfg: encoder config; default ``<vtm_dir>/cfg/encoder_intra_vtm.cfg``.
-        vtm_input_bits: bit depth of the YCbCr fed to the encoder, 8 or 10 (10 is what the
-            default ``vtm17`` Kodak anchor used).
+        vtm_input_bits: bit depth of the YCbCr fed to the encoder, 8 or 10; default
+            :data:`ANCHOR_INPUT_BITS`, what the default ``vtm17`` Kodak anchor used, so that a
+            run compares with it.  The version string (a row's ``codec_version``) states it.
     """
 
     name = "vtm"
@@ -60,7 +63,7 @@ class VTM(Codec):
     default_qualities = (27, 32, 37, 42)
 
     def __init__(self, vtm_dir: Optional[str] = None, vtm_cfg: Optional[str] = None,
-                 vtm_input_bits: int = 8):
+                 vtm_input_bits: int = ANCHOR_INPUT_BITS):
         if str(vtm_input_bits) not in ("8", "10"):
             raise CodecError(f"--vtm-input-bits must be 8 or 10, not {vtm_input_bits}")
         self.bits = int(vtm_input_bits)

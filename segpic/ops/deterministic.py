@@ -17,8 +17,16 @@ whose result depends on the shapes only:
 - 1x1 and grouped convolutions run on PyTorch's native path (oneDNN off): one GEMM on the
   input itself for 1x1, small per-group GEMMs for the RAT's kernel generator.
 
-Both end in MKL's SGEMM, whose results do not depend on the thread count under
-``MKL_CBWR=...,STRICT`` (set by ``segpic/__init__.py``).
+Both end in MKL's SGEMM, run single-threaded inside the context (MKL's thread-local count;
+on AMD CPUs MKL's STRICT mode does not apply and its multi-threaded GEMMs change their bits
+with the thread count, see :mod:`segpic.ops.threads`); the banded GEMMs run their bands in
+parallel, one whole band per thread.
+
+Across CPUs the context needs ATen's AVX2 kernels (``ATEN_CPU_CAPABILITY=avx2``, set by
+``segpic/__init__.py`` before the first tensor operation): it raises
+:class:`~segpic.ops.threads.PortabilityError` when another capability is in effect (a CPU
+without AVX2, or a process whose first tensor operation ran before ``segpic`` was imported
+with another setting), since its streams would decode differently elsewhere.
 
 On CUDA the context turns TF32 off and cuDNN's deterministic algorithms on: with PyTorch's
 default TF32 convolutions, SegPIC's and WACNN's reconstructions of the conformance vectors
@@ -32,8 +40,12 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import gemm_conv
+from .threads import PortabilityError, single_threaded_mkl
 
-__all__ = ["deterministic_inference"]
+__all__ = ["deterministic_inference", "check_capability", "REQUIRED_CAPABILITY"]
+
+#: The ATen CPU capability every exact coder runs with (see ``segpic/__init__.py``).
+REQUIRED_CAPABILITY = "AVX2"
 
 _CONV2D = (torch.conv2d, F.conv2d)
 _CONV_TRANSPOSE2D = (torch.conv_transpose2d, F.conv_transpose2d)
@@ -88,13 +100,26 @@ _FLAGS = (  # (namespace, attribute, value inside the context)
 @contextlib.contextmanager
 def deterministic_inference():
     """Inference mode, oneDNN convolutions off, k x k and transposed convolutions as banded
-    GEMMs; on CUDA, no TF32 and deterministic cuDNN. The flags are restored on exit."""
+    GEMMs, single-threaded MKL in this thread; on CUDA, no TF32 and deterministic cuDNN. The
+    flags are restored on exit. Raises :class:`PortabilityError` when ATen's kernels are not
+    the AVX2 ones."""
+    check_capability()
     saved = [(ns, name, getattr(ns, name)) for ns, name, _ in _FLAGS]
     for ns, name, value in _FLAGS:
         setattr(ns, name, value)
     try:
-        with torch.inference_mode(), _GemmConvolutions():
+        with single_threaded_mkl(), torch.inference_mode(), _GemmConvolutions():
             yield
     finally:
         for ns, name, value in saved:
             setattr(ns, name, value)
+
+
+def check_capability() -> None:
+    """Raise :class:`PortabilityError` unless ATen runs its AVX2 kernels in this process."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability != REQUIRED_CAPABILITY:
+        raise PortabilityError(
+            f"exact coding needs ATen's {REQUIRED_CAPABILITY} kernels, this process uses {capability}: "
+            "set ATEN_CPU_CAPABILITY=avx2 before the first torch operation (importing segpic first "
+            "does it) on a CPU with AVX2")

@@ -1,10 +1,10 @@
 """Convolutions as banded GEMMs: the same numbers at any thread count, bounded memory.
 
-Every output pixel is one dot product over (input channel, tap), computed by MKL's SGEMM,
-whose summation order does not depend on the number of threads under strict conditional
-numerical reproducibility (``MKL_CBWR=...,STRICT``, set by ``segpic/__init__.py``). The
-split of the work into bands depends on the tensor shapes only, so a result depends on the
-shapes and the CPU, never on the thread count. oneDNN's convolutions (PyTorch's default)
+Every output pixel is one dot product over (input channel, tap), computed by MKL's SGEMM.
+The work is split into bands of output rows by the tensor shapes alone; inside the codec's
+deterministic inference each band is computed whole by one thread with single-threaded MKL
+(:func:`segpic.ops.threads.run_bands`), so a result depends on the shapes only, never on the
+thread count. oneDNN's convolutions (PyTorch's default)
 change their 1x1 and small-map summation order with the thread count, and PyTorch's own
 im2col path materializes the whole (C_in k^2, H_out W_out) column matrix: 3.3 GB for the
 second 5x5 convolution of a 2048x1344 image.
@@ -27,6 +27,8 @@ from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+
+from .threads import run_bands
 
 __all__ = ["conv2d", "conv_transpose2d", "transpose_supported", "BAND_COLUMNS"]
 
@@ -52,7 +54,8 @@ def _tap_gemm(sources: Sequence[torch.Tensor], taps: Sequence[Tuple[int, int, in
     h_o, w_o = out.shape[1:]
     flat = [s.reshape(c_in, -1) for s in sources]
     rows = max(1, BAND_COLUMNS // w_s)
-    for r0 in range(0, h_o, rows):
+
+    def band(r0: int) -> None:
         r1 = min(h_o, r0 + rows)
         n = (r1 - r0) * w_s
         acc = None
@@ -64,6 +67,8 @@ def _tap_gemm(sources: Sequence[torch.Tensor], taps: Sequence[Tuple[int, int, in
             else:
                 acc.addmm_(w_t, view)
         out[:, r0:r1].copy_(acc.view(-1, r1 - r0, w_s)[:, :, :w_o])
+
+    run_bands(band, range(0, h_o, rows))
 
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0) -> torch.Tensor:

@@ -1,0 +1,124 @@
+"""Parallel inference whose sums do not depend on the thread count.
+
+A GEMM's result depends on the thread count when one output's reduction, or the edge
+handling of its column block, changes with the split of the work. On Intel CPUs MKL's strict
+CNR mode (``MKL_CBWR=...,STRICT``) rules this out; on AMD CPUs MKL ignores STRICT (it offers
+its fixed branches to Intel CPUs only), and measured on an AMD EPYC with torch 2.14.1's MKL
+2024.2, ``C.addmm_(A, B)`` with 36 or 100 columns gives other bits with 3 or more threads
+than with 1, whatever the inner dimension (and a SegPIC, STF or WACNN stream of a 64 x 64
+image decoded to other pixels with 4 threads than with 1).
+
+So inside the codec's deterministic inference every MKL call is single-threaded (MKL's
+thread-local count, :func:`mkl_local_threads`), and the parallelism comes from outside:
+:func:`run_bands` runs independent bands of output rows, fixed by the shapes alone, on a
+pool of ``torch.get_num_threads()`` threads, each band computed whole by one thread. The
+result is then the single-threaded result whatever the pool's size.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
+
+import torch
+
+__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "PortabilityError"]
+
+
+class PortabilityError(RuntimeError):
+    """The process cannot give portable, thread-count-invariant arithmetic (one line)."""
+
+
+def _mkl_setter():
+    """MKL's ``mkl_set_num_threads_local`` from the MKL that torch links statically, through
+    its C entry ``MKL_Set_Num_Threads_Local`` (the lower-case names are the Fortran ones,
+    which take a pointer); None without MKL."""
+    if not torch.backends.mkl.is_available():
+        return None
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        fn = ctypes.CDLL(lib).MKL_Set_Num_Threads_Local
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_SET_LOCAL = _mkl_setter()
+
+
+def mkl_local_threads(n: int) -> int:
+    """Set MKL's thread count for the calling thread (0: back to the global count); returns
+    what MKL reports as the previous value. Raises :class:`PortabilityError` where torch has
+    no MKL whose count can be set (its GEMMs would then split work by the thread count)."""
+    if _SET_LOCAL is None:
+        raise PortabilityError(
+            "exact inference needs torch's MKL (mkl_set_num_threads_local was not found in "
+            "libtorch_cpu); this torch build is not supported for coding")
+    return int(_SET_LOCAL(n))
+
+
+_depth = threading.local()
+
+
+@contextlib.contextmanager
+def single_threaded_mkl():
+    """MKL single-threaded in the calling thread for the duration; nests. On exit from the
+    outermost level MKL goes back to the global count (MKL cannot tell an unset thread-local
+    count from one set to the global value, so there is nothing else to restore)."""
+    depth = getattr(_depth, "n", 0)
+    if depth == 0:
+        mkl_local_threads(1)
+    _depth.n = depth + 1
+    try:
+        yield
+    finally:
+        _depth.n = depth
+        if depth == 0:
+            mkl_local_threads(0)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _single_threaded_mkl() -> None:
+    mkl_local_threads(1)
+
+
+def _executor(size: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="segpic-band", initializer=_single_threaded_mkl)
+            _pool_size = size
+        return _pool
+
+
+def run_bands(fn: Callable[[object], None], bands: Iterable[object]) -> None:
+    """Call ``fn(band)`` for every band, in parallel on ``torch.get_num_threads()`` threads.
+
+    ``fn`` must write disjoint outputs and return nothing. Each call runs whole on one thread
+    with single-threaded MKL, in the caller's grad and inference modes, so its result does not
+    depend on the pool's size. With one thread, or one band, it runs in the caller's thread.
+    """
+    bands = list(bands)
+    size = min(torch.get_num_threads(), len(bands))
+    if size <= 1:
+        for band in bands:
+            fn(band)
+        return
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def call(band):
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            fn(band)
+
+    for future in [_executor(size).submit(call, band) for band in bands]:
+        future.result()
