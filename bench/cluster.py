@@ -13,7 +13,7 @@ VTM logs).  The client writes those files, each atomically, before it hands the 
 writes, as with ``--jobs``, so resuming after a killed client works the same way.
 Checkpoints (learned codecs) and tools (``--vtm-dir``) are read by the workers at the
 paths given on the command line: they must be there too (e.g. on a shared filesystem);
-a row's ``checkpoint_sha`` is the SHA-256 of the file the worker loaded.
+a worker whose checkpoint file differs from the one the client hashed reports it.
 
 Failures: when a worker dies mid-task (SIGKILL, a lost machine), the scheduler runs its
 tasks again on other workers (Dask's ``distributed.scheduler.allowed-failures``, 3 by

@@ -133,3 +133,14 @@ def test_another_checkpoint_under_the_same_label_is_recoded(tmp_path, checkpoint
     assert all(r["checkpoint_sha"] == file_sha256(swapped[int(r["quality"]) - 1]) for r in rows)
     err, rows = run(swapped)
     assert "0 to code, 4 already in" in err and len(rows) == 4
+
+
+def test_a_checkpoint_other_than_the_planned_one_is_refused(checkpoints):
+    """A cluster worker must load the very file the client hashed when it planned the run."""
+    from bench.codecs import CodecError
+
+    codec = get_codec("wacnn", checkpoints=[str(checkpoints[0])])
+    codec.extra_columns(1)  # the client hashes the checkpoint when it plans
+    codec._shas[1] = "0" * 64  # as if the worker's file at that path were another
+    with pytest.raises(CodecError, match="not the file the run was planned with"):
+        codec.prepare(1)

@@ -78,7 +78,12 @@ class LearnedCodec(Codec):
         if self._quality == quality:
             return
         self._model = None  # free the previous rate's weights first
-        self._model = _load(self.checkpoints[quality - 1], self.arch, self.device)
+        model = _load(self.checkpoints[quality - 1], self.arch, self.device)
+        planned = self._shas.get(quality)  # hashed where the run was planned (the client of a cluster)
+        if planned is not None and model.checkpoint_sha != planned:
+            raise CodecError(f"{self.checkpoints[quality - 1]} here is not the file the run was planned with "
+                             f"(SHA-256 {model.checkpoint_sha[:12]}..., planned {planned[:12]}...)")
+        self._model = model
         self._quality = quality
 
     def _active(self, quality=None):
