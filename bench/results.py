@@ -8,11 +8,12 @@ are in the repository's ``results/``)::
     <out>/<dataset>/streams/<label>/<codec>/q<quality>/<image><ext>   the bitstreams
 
 Columns (DESIGN.md): ``dataset, image, width, height, codec, codec_version, quality,
-bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha``.
+bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha, device``.
 bpp = bytes x 8 / (width x height); PSNR and MS-SSIM dB in dB; seconds of wall clock.
 ``checkpoint_sha`` is empty for codecs without a checkpoint; ``machine`` says where the row
 was measured (:func:`bench.provenance.describe`: CPU, ISA level in use, threads, torch and
-MKL versions).  A curve point is the
+MKL versions); ``device`` is the kind of device a learned codec ran on, ``cpu`` or
+``cuda`` (streams decode exactly only on the kind that encoded them).  A curve point is the
 mean over images of the per-image values at one quality (:func:`curve_points`, the one place
 where per-image rows become a curve: here and in :mod:`bench.curves`).  A value that an image
 of that quality lacks (NaN) makes the point's mean missing, and the curve ``incomplete``
@@ -34,10 +35,11 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
-    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "machine",
+    "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "machine", "device",
 )
-#: Columns that result files written before they existed lack (read as empty).
-_LATER_COLUMNS = ("machine",)
+#: Columns that result files written before they existed lack, and the value they read as
+#: (rows were all coded on the CPU before ``device`` existed).
+_LATER_COLUMNS = {"machine": "", "device": "cpu"}
 #: Decimal places written for each float column.
 _DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5}
 #: CSV column -> key in CompressAI's results JSON.
@@ -144,8 +146,8 @@ class ResultTable:
         if self.path.is_file():
             with open(self.path, newline="") as f:
                 for row in csv.DictReader(f):
-                    for c in _LATER_COLUMNS:
-                        row.setdefault(c, "")
+                    for c, value in _LATER_COLUMNS.items():
+                        row.setdefault(c, value)
                     if all(row.get(c) is not None for c in COLUMNS):
                         self.rows[self.key(row)] = {c: row[c] for c in COLUMNS}
 

@@ -2,11 +2,13 @@
 
 Work is split into tasks (one image, one codec, one or more qualities) that run through
 any ``concurrent.futures.Executor``: in this process for ``--jobs 1``, a local process
-pool otherwise; a distributed engine's executor (Dask, Ray) can be passed to
-:func:`execute` instead.  For each quality a task writes the bitstream file, decodes it
-from that file in a separate timed call, and measures the decoded RGB against the
-original.  Finished rows are saved atomically every few seconds and at the end, so a run
-that is killed and started again only computes what the results file lacks.
+pool otherwise, a Dask cluster for ``--cluster`` (:mod:`bench.cluster`); another
+engine's executor can be passed to :func:`main` or :func:`execute` instead.  For each
+quality a task writes the bitstream file, decodes it from that file in a separate timed
+call, and measures the decoded RGB against the original.  Finished rows are saved
+atomically every few seconds and at the end, so a run that is killed and started again
+only computes what the results file lacks (or holds from another codec version or kind
+of device).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from segpic.devices import DeviceUnavailable, parse_device, require as require_device
 from segpic.limits import MAX_PIXELS
 
 from . import datasets
@@ -247,7 +250,7 @@ def parse_checkpoints(tokens: Optional[Sequence[str]]) -> Dict[str, List[str]]:
 
 
 #: Command-line options handed to every codec whose constructor takes a keyword of that name.
-CODEC_OPTIONS = ("vtm_dir", "vtm_cfg", "vtm_input_bits", "vvenc_preset", "trust_checkpoint")
+CODEC_OPTIONS = ("vtm_dir", "vtm_cfg", "vtm_input_bits", "vvenc_preset", "trust_checkpoint", "device")
 
 
 def codec_options(name: str, args, checkpoints: Dict[str, List[str]]) -> dict:
@@ -283,6 +286,11 @@ def add_arguments(parser) -> None:
                              "from a source you trust (default: tensors and plain training metadata only)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default: 1)")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: CPU cores / jobs)")
+    parser.add_argument("--cluster", metavar="local:N|tcp://HOST:PORT",
+                        help="run the tasks on a Dask cluster: N local worker processes, or a running scheduler "
+                             "(needs the 'cluster' extra; see README)")
+    parser.add_argument("--device", default="cpu", type=parse_device, metavar="cpu|cuda|cuda:N",
+                        help="learned codecs: torch device (default: cpu); rows record it")
     parser.add_argument("--out", default="runs",
                         help="output folder (default: runs/, ignored by git; results/ holds the committed result sets)")
     parser.add_argument("--label", default="default", help="name of this result set, e.g. a training run (default: default)")
@@ -306,6 +314,8 @@ def main(args, executor: Optional[Executor] = None) -> int:
         raise UserError("--jobs must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
+    if args.cluster and args.jobs != 1:
+        raise UserError("--jobs and --cluster: give one (a cluster's parallelism is its workers')")
     if args.max_pixels < 1:
         raise UserError("--max-pixels must be at least 1")
     if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
@@ -329,12 +339,23 @@ def main(args, executor: Optional[Executor] = None) -> int:
     done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
     stale = sum((t.image.name, t.codec.name, str(q)) in table for t in tasks for q in t.qualities)
     replaced = f"; {stale} recorded there by another codec version or checkpoint will be replaced" if stale else ""
+    own = executor is None
+    try:
+        if own and args.cluster:
+            from .cluster import connect
+
+            executor = connect(args.cluster, args.threads, args.device)
+        elif args.device != "cpu":
+            require_device(args.device)
+    except DeviceUnavailable as err:  # the machine lacks what was asked for: exit 1, as segpic does
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
           f"{table.path}{replaced}", file=sys.stderr)
-    own = executor is None
     executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
+    window = getattr(executor, "window", 2 * args.jobs)
     try:
-        failures = execute(tasks, executor, table, window=2 * args.jobs, save_every=args.save_every, quiet=args.quiet)
+        failures = execute(tasks, executor, table, window=window, save_every=args.save_every, quiet=args.quiet)
     except KeyboardInterrupt:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,7 @@
 """Command line:  python -m segpic {encode,decode,train} ...
 
-    python -m segpic encode IMG OUT --checkpoint CKPT [--arch A] [--grid G]
-    python -m segpic decode IN OUT.png --checkpoint CKPT
+    python -m segpic encode IMG OUT --checkpoint CKPT [--arch A] [--grid G] [--device cpu|cuda|cuda:N]
+    python -m segpic decode IN OUT.png --checkpoint CKPT [--device D]
     python -m segpic train ...          (see ``python -m segpic train --help``)
 
 Errors end the program with one line on stderr and exit status 1 (2 for bad
@@ -77,8 +77,14 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 def _load_codec(args):
     _check_input(args.checkpoint, "checkpoint")
     from segpic.codec import ImageCodec  # torch, compressai and the networks: seconds
+    from segpic.devices import DeviceUnavailable, require
 
-    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, grid=args.grid, trust=args.trust_checkpoint)
+    try:
+        require(args.device)
+    except DeviceUnavailable as e:
+        raise CliError(str(e)) from None
+    return ImageCodec.from_checkpoint(args.checkpoint, arch=args.arch, device=args.device, grid=args.grid,
+                                      trust=args.trust_checkpoint)
 
 
 def cmd_encode(args) -> int:
@@ -136,6 +142,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser(train_cli=None) -> argparse.ArgumentParser:
+    from segpic.devices import parse_device  # no torch import: the parser stays quick
+
     parser = argparse.ArgumentParser(prog=PROG, description="SegPIC / STF / WACNN learned image codec")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,decode,train}")
 
@@ -148,6 +156,8 @@ def build_parser(train_cli=None) -> argparse.ArgumentParser:
         p.add_argument("--max-pixels", type=_positive_int, default=MAX_PIXELS, metavar="N",
                        help=f"refuse images of more than N pixels (default {MAX_PIXELS}; coding needs about "
                             "0.5 KiB of memory per pixel)")
+        p.add_argument("--device", default="cpu", type=parse_device, metavar="cpu|cuda|cuda:N",
+                       help="torch device (default: cpu); decode on the kind of device that encoded")
 
     enc = sub.add_parser("encode", help="image -> bitstream")
     enc.add_argument("input", type=Path, metavar="IMG")

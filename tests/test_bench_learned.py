@@ -88,6 +88,29 @@ def test_learned_codec_pickles_without_its_model(checkpoints, tmp_path):
     assert np.array_equal(clone.decode(tmp_path / "a.sgp"), codec.decode(tmp_path / "a.sgp"))
 
 
+def test_each_checkpoint_loads_once_per_process(checkpoints, monkeypatch):
+    """Tasks reach a worker each with its own unpickled codec; the model still loads once."""
+    import pickle
+
+    from segpic.codec import ImageCodec
+
+    loads = []
+    original = ImageCodec.from_checkpoint.__func__
+    monkeypatch.setattr(ImageCodec, "from_checkpoint",
+                        classmethod(lambda cls, path, *a, **k: loads.append(path) or original(cls, path, *a, **k)))
+    codec = get_codec("wacnn", checkpoints=[str(p) for p in checkpoints])
+    codec.prepare(2)  # whatever this process held before, it now holds the second rate's model
+    loads.clear()
+    for _ in range(3):
+        copy = pickle.loads(pickle.dumps(codec))
+        copy.prepare(2)
+        assert copy.extra_columns(2)["device"] == "cpu"
+    assert loads == []
+    copy.prepare(1)
+    pickle.loads(pickle.dumps(codec)).prepare(1)
+    assert loads == [checkpoints[0]], "one model held at a time, each loaded once"
+
+
 def test_another_checkpoint_under_the_same_label_is_recoded(tmp_path, checkpoints, images, capsys):
     """Rows are identified by their checkpoint's SHA: swapping the checkpoints recodes every row
     and replaces the old rows; the same checkpoints again code nothing."""
@@ -110,3 +133,14 @@ def test_another_checkpoint_under_the_same_label_is_recoded(tmp_path, checkpoint
     assert all(r["checkpoint_sha"] == file_sha256(swapped[int(r["quality"]) - 1]) for r in rows)
     err, rows = run(swapped)
     assert "0 to code, 4 already in" in err and len(rows) == 4
+
+
+def test_a_checkpoint_other_than_the_planned_one_is_refused(checkpoints):
+    """A cluster worker must load the very file the client hashed when it planned the run."""
+    from bench.codecs import CodecError
+
+    codec = get_codec("wacnn", checkpoints=[str(checkpoints[0])])
+    codec.extra_columns(1)  # the client hashes the checkpoint when it plans
+    codec._shas[1] = "0" * 64  # as if the worker's file at that path were another
+    with pytest.raises(CodecError, match="not the file the run was planned with"):
+        codec.prepare(1)

@@ -75,7 +75,7 @@ def test_run_writes_streams_rows_and_compressai_json(kodak3_run):
         assert math.isclose(float(r["psnr_rgb"]), psnr_rgb(original, decoded), abs_tol=1e-5)
         assert 0.8 < float(r["ms_ssim_rgb"]) < 1.0
         assert float(r["encode_s"]) > 0 and float(r["decode_s"]) > 0
-        assert r["checkpoint_sha"] == "" and r["dataset"] == "kodak3"
+        assert r["checkpoint_sha"] == "" and r["dataset"] == "kodak3" and r["device"] == "cpu"
 
     for codec in ("jpeg", "webp"):
         doc = load_json(out / "kodak3" / "t1" / f"{codec}.json")

@@ -40,6 +40,9 @@ class Codec(ABC):
     #: Whether one task may code an image at all its qualities in a row.  Codecs with a
     #: model per quality set it False: ``bench run`` then orders work quality by quality.
     group_qualities: bool = True
+    #: Where the codec computes (``bench run --device`` sets it on learned codecs): a row
+    #: records it, and rows of another device kind are coded again.
+    device: str = "cpu"
 
     @abstractmethod
     def version(self) -> str:
@@ -70,9 +73,10 @@ class Codec(ABC):
         return int(text)
 
     def extra_columns(self, quality) -> Dict[str, str]:
-        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs).  Known
-        before coding (no model needs to be loaded), as they are part of :meth:`identity`."""
-        return {}
+        """Extra per-row result columns (e.g. ``checkpoint_sha`` for learned codecs; the
+        default records that the codec runs on the CPU).  Known before coding (no model needs
+        to be loaded), as they are part of :meth:`identity`."""
+        return {"device": "cpu"}
 
     def identity(self, quality) -> Dict[str, str]:
         """The result columns that name exactly what codes ``quality``: the version (which

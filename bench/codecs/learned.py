@@ -12,7 +12,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from segpic.devices import kind
+
 from .base import Codec, CodecError, register
+
+#: The one model this process holds, keyed by (checkpoint path, size, mtime, arch, device): copies
+#: of a codec unpickled task by task in a worker share it, so each checkpoint loads once per worker.
+_LOADED: dict = {}
+
+
+def _load(path: Path, arch: str, device: str, trust: bool = False):
+    """The ``ImageCodec`` of ``path`` on ``device``, loaded unless this process holds it already."""
+    from segpic.codec import ImageCodec
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, arch, device, trust)
+    if key not in _LOADED:
+        _LOADED.clear()  # free the previous rate's weights first
+        _LOADED[key] = ImageCodec.from_checkpoint(path, arch=arch, device=device, trust=trust)
+    return _LOADED[key]
 
 
 class LearnedCodec(Codec):
@@ -20,7 +38,7 @@ class LearnedCodec(Codec):
 
     Args:
         checkpoints: checkpoint paths, one per quality, lowest rate first.
-        device: torch device for inference (``"cpu"``).
+        device: torch device for inference: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         trust_checkpoint: unpickle the checkpoints without restriction (can run code from them).
     """
 
@@ -61,12 +79,13 @@ class LearnedCodec(Codec):
     def prepare(self, quality):
         if self._quality == quality:
             return
-        from segpic.codec import ImageCodec
-
         self._model = None  # free the previous rate's weights first
-        self._model = ImageCodec.from_checkpoint(
-            self.checkpoints[quality - 1], arch=self.arch, device=self.device, trust=self.trust_checkpoint
-        )
+        model = _load(self.checkpoints[quality - 1], self.arch, self.device, self.trust_checkpoint)
+        planned = self._shas.get(quality)  # hashed where the run was planned (the client of a cluster)
+        if planned is not None and model.checkpoint_sha != planned:
+            raise CodecError(f"{self.checkpoints[quality - 1]} here is not the file the run was planned with "
+                             f"(SHA-256 {model.checkpoint_sha[:12]}..., planned {planned[:12]}...)")
+        self._model = model
         self._quality = quality
 
     def _active(self, quality=None):
@@ -83,12 +102,13 @@ class LearnedCodec(Codec):
         return self._active().decode(Path(path).read_bytes())
 
     def extra_columns(self, quality):
-        """The SHA-256 of ``quality``'s checkpoint file (hashed once, without loading it)."""
+        """The SHA-256 of ``quality``'s checkpoint file (hashed once, without loading it),
+        and the kind of device the model runs on (``cpu`` or ``cuda``)."""
         if quality not in self._shas:
             from segpic.codec import file_sha256
 
             self._shas[quality] = file_sha256(self.checkpoints[quality - 1])
-        return {"checkpoint_sha": self._shas[quality]}
+        return {"checkpoint_sha": self._shas[quality], "device": kind(self.device)}
 
 
 @register("segpic")
