@@ -42,7 +42,7 @@ def test_gemm_conv_transpose2d_equals_conv_transpose2d(size, k, stride, pad, out
 
 
 def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
-    """k x k and transposed convolutions go to the GEMMs; 1x1, grouped, dilated ones and
+    """k x k, 1x1 and transposed convolutions go to the banded GEMMs; grouped, dilated ones and
     transposed ones with a kernel smaller than their stride don't."""
     calls = []
     monkeypatch.setattr(gemm_conv, "conv2d", lambda *a, **k: calls.append("conv2d") or F.conv2d(*a, **k))
@@ -59,7 +59,7 @@ def test_deterministic_inference_routes_kxk_convolutions(monkeypatch):
         nn.ConvTranspose2d(4, 4, 2, stride=3)(x)
         assert not torch.backends.mkldnn.enabled
         assert not torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.deterministic
-    assert calls == ["conv2d", "conv2d", "deconv"]
+    assert calls == ["conv2d", "conv2d", "conv2d", "deconv"]
     assert torch.backends.mkldnn.enabled == mkldnn and torch.backends.cudnn.allow_tf32 == tf32
 
 

@@ -10,12 +10,13 @@ threads than with 1 (every 1x1 convolution among them).
 Inside :func:`deterministic_inference` every CPU float32 convolution goes to a formulation
 whose result depends on the shapes only:
 
-- ungrouped k x k convolutions (k > 1, stride 1 or 2) and transposed convolutions run as
-  banded GEMMs (:mod:`segpic.ops.gemm_conv`): no full-size im2col matrix (3.3 GB for the
-  second 5x5 convolution of a 2048x1344 image), and faster than PyTorch's native path
-  (measured: about 1.5x on the 1/4-scale maps, a few percent on the 1/16-scale ones);
-- 1x1 and grouped convolutions run on PyTorch's native path (oneDNN off): one GEMM on the
-  input itself for 1x1, small per-group GEMMs for the RAT's kernel generator.
+- ungrouped k x k convolutions (stride 1 or 2, 1x1 included) and transposed convolutions run
+  as banded GEMMs (:mod:`segpic.ops.gemm_conv`): no full-size im2col matrix (3.3 GB for the
+  second 5x5 convolution of a 2048x1344 image), faster than PyTorch's native path (measured:
+  about 1.5x on the 1/4-scale maps, a few percent on the 1/16-scale ones), and their bands
+  run in parallel (1x1 convolutions give the same bits as on the native path: the golden
+  streams and the conformance vectors are unchanged);
+- grouped convolutions (the RAT's kernel generator) run on PyTorch's native path (oneDNN off).
 
 Both end in MKL's SGEMM, run single-threaded inside the context (MKL's thread-local count;
 on AMD CPUs MKL's STRICT mode does not apply and its multi-threaded GEMMs change their bits
@@ -77,7 +78,7 @@ class _GemmConvolutions(TorchFunctionMode):
             b = _args(("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
                       (None, None, None, 1, 0, 1, 1), args, kwargs)
             x, w = b["input"], b["weight"]
-            if _plain(b, x, w) and w.shape[-2:] != (1, 1) and b["stride"] in (1, 2, (1, 1), (2, 2), [1, 1], [2, 2]):
+            if _plain(b, x, w) and b["stride"] in (1, 2, (1, 1), (2, 2), [1, 1], [2, 2]):
                 return gemm_conv.conv2d(x, w, b["bias"], b["stride"], b["padding"])
         elif func in _CONV_TRANSPOSE2D:
             b = _args(("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
