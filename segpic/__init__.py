@@ -17,8 +17,8 @@ before the first tensor operation of the process, so they are made here, on impo
 
 Import ``segpic`` before running any torch operation (importing torch first is fine). A
 setting made in the environment is kept; :func:`segpic.ops.deterministic.deterministic_inference`
-refuses to run when the capability in effect is not AVX2, rather than produce streams that
-another machine decodes differently.
+refuses to run when ATen's capability in effect is not AVX2 or MKL's branch is not AUTO, rather
+than produce streams that another machine decodes differently.
 """
 import os
 

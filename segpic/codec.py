@@ -10,7 +10,6 @@ crops back.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 from pathlib import Path
@@ -23,8 +22,7 @@ from segpic.errors import CodecError, first_line
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
 from segpic.limits import MAX_PIXELS, pixel_limit_error
 from segpic.models.base import crop, pad_to_multiple
-from segpic.ops.deterministic import check_capability, deterministic_inference
-from segpic.ops.threads import PortabilityError
+from segpic.ops.deterministic import deterministic_inference
 
 PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
 
@@ -36,18 +34,6 @@ def file_sha256(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _exact_inference():
-    """:func:`deterministic_inference`, its refusal of unportable arithmetic (another ATen
-    kernel set or MKL mode in this process) raised as a one-line :class:`CodecError`."""
-    try:
-        check_capability()
-    except PortabilityError as e:
-        raise CodecError(str(e)) from None
-    with deterministic_inference():
-        yield
 
 
 class ImageCodec:
@@ -107,7 +93,7 @@ class ImageCodec:
     def _encode(self, rgb: np.ndarray):
         x = rgb_to_tensor(rgb, self._device())
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
-        with _exact_inference():
+        with deterministic_inference():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
         strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
         if shape != _z_shape(*x_pad.shape[2:]):
@@ -151,11 +137,13 @@ class ImageCodec:
         strings = [[s] for s in coded.streams]
         try:
             return self._synthesize(strings, shape, padding, self._kwargs(coded.grid))
+        except CodecError:  # this process cannot decode exactly (segpic.ops.threads.PortabilityError)
+            raise
         except (ValueError, IndexError) as e:  # a well-formed container with the wrong streams
             raise FormatError(f"bitstream does not match the model: {first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
-        with _exact_inference():
+        with deterministic_inference():
             x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
         return _to_uint8(crop(x_hat, padding))
 

@@ -30,6 +30,18 @@ def test_cli_refuses_unportable_arithmetic_in_one_line(tmp_path, env, message):
     assert not (tmp_path / "a.sgp").exists()
 
 
+def test_decoding_refuses_unportable_arithmetic_with_the_reason(tmp_path):
+    """On the decoding side the refusal keeps its own message: it is not a stream that fails
+    to match the model (decode turns ValueErrors from decompress into that)."""
+    stream = ROOT / "results" / "golden" / "streams" / "wacnn-kodim04.sgp"
+    proc = subprocess.run([sys.executable, "-m", "segpic", "decode", str(stream), str(tmp_path / "a.png"),
+                           "--checkpoint", str(CHECKPOINT.with_name("wacnn-q2.pth"))], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "ATEN_CPU_CAPABILITY": "default"})
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "exact coding needs ATen's AVX2 kernels" in proc.stderr, proc.stderr
+    assert "does not match" not in proc.stderr and not (tmp_path / "a.png").exists()
+
+
 @pytest.mark.parametrize("first_op, env, message", [
     # ATen fixes its kernels at the first vectorised operation
     ("torch.ones(64).add(1)", {"ATEN_CPU_CAPABILITY": "default"}, "exact coding needs ATen's AVX2 kernels, this process uses DEFAULT"),

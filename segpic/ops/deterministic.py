@@ -100,10 +100,10 @@ _FLAGS = (  # (namespace, attribute, value inside the context)
 
 @contextlib.contextmanager
 def deterministic_inference():
-    """Inference mode, oneDNN convolutions off, k x k and transposed convolutions as banded
+    """Inference mode, oneDNN convolutions off, ungrouped and transposed convolutions as banded
     GEMMs, single-threaded MKL in this thread; on CUDA, no TF32 and deterministic cuDNN. The
-    flags are restored on exit. Raises :class:`PortabilityError` when ATen's kernels are not
-    the AVX2 ones."""
+    flags are restored on exit. Raises :class:`PortabilityError` (a one-line ``CodecError``)
+    when ATen's kernels are not the AVX2 ones or MKL's branch is not AUTO."""
     check_capability()
     saved = [(ns, name, getattr(ns, name)) for ns, name, _ in _FLAGS]
     for ns, name, value in _FLAGS:

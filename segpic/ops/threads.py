@@ -25,10 +25,12 @@ from typing import Callable, Iterable
 
 import torch
 
+from segpic.errors import CodecError
+
 __all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "check_mkl_cnr", "PortabilityError"]
 
 
-class PortabilityError(RuntimeError):
+class PortabilityError(CodecError):
     """The process cannot give portable, thread-count-invariant arithmetic (one line)."""
 
 
@@ -123,8 +125,8 @@ def run_bands(fn: Callable[[object], None], bands: Iterable[object]) -> None:
     depend on the pool's size. With one thread, or one band, it runs in the caller's thread.
     """
     bands = list(bands)
-    size = min(torch.get_num_threads(), len(bands))
-    if size <= 1:
+    size = torch.get_num_threads()
+    if size <= 1 or len(bands) <= 1:
         for band in bands:
             fn(band)
         return
