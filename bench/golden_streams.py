@@ -21,7 +21,7 @@ import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 import numpy as np
 
@@ -34,8 +34,9 @@ CHECKPOINTS = FOLDER.parent / "checkpoints"
 MANIFEST = "streams.csv"
 ARCHITECTURES = ("segpic", "stf", "wacnn")
 QUALITY = 2
-#: (image, top, left, height, width): odd sizes, so that padding and cropping are exercised.
-CROPS = (("kodim04.png", 200, 100, 136, 200), ("kodim23.png", 40, 300, 200, 136))
+#: (image, "top,left,height,width"): odd sizes, so that padding and cropping are exercised.
+CROPS = (("kodim04.png", "200,100,136,200"), ("kodim23.png", "40,300,200,136"))
+IMAGES = tuple(image for image, _ in CROPS)
 COLUMNS = ("arch", "image", "crop", "checkpoint", "stream_sha256", "pixels_sha256", "symbols_sha256", "recorded_on")
 
 
@@ -57,9 +58,9 @@ def decoded_symbols() -> Iterator[List[np.ndarray]]:
     seen: List[np.ndarray] = []
     original = EntropyModel.__dict__["dequantize"]
 
-    def recording(inputs, means=None, dtype=None, **kwargs):
+    def recording(inputs, means=None, dtype=torch.float):
         seen.append(inputs.detach().to("cpu").round().to(torch.int32).numpy())
-        return original.__func__(inputs, means, **({"dtype": dtype} if dtype is not None else {}), **kwargs)
+        return original.__func__(inputs, means, dtype)
 
     EntropyModel.dequantize = staticmethod(recording)
     try:
@@ -88,30 +89,36 @@ def decode(codec, data: bytes) -> Decoded:
     return Decoded(_sha(np.ascontiguousarray(rgb).tobytes()), symbols_sha256(symbols))
 
 
-def crop_of(kodak: Path, image: str, top: int, left: int, height: int, width: int) -> np.ndarray:
+def crop_of(kodak: Path, image: str, crop: str) -> np.ndarray:
+    """The ``"top,left,height,width"`` crop of a Kodak image, H x W x 3 uint8."""
     from .images import load_rgb
 
+    top, left, height, width = (int(v) for v in crop.split(","))
     return np.ascontiguousarray(load_rgb(kodak / image).rgb[top:top + height, left:left + width])
 
 
-def _codec(arch: str):
+def stream_name(arch: str, image: str) -> str:
+    return f"{arch}-{Path(image).stem}.sgp"
+
+
+def golden_codec(arch: str, checkpoints: Path = CHECKPOINTS):
+    """The ``ImageCodec`` of an architecture's golden test checkpoint at rate point ``QUALITY``."""
     from segpic.codec import ImageCodec
 
-    return ImageCodec.from_checkpoint(CHECKPOINTS / f"{arch}-q{QUALITY}.pth", arch=arch)
+    return ImageCodec.from_checkpoint(checkpoints / f"{arch}-q{QUALITY}.pth", arch=arch)
 
 
 def record(kodak: Path, folder: Path = FOLDER) -> None:
     """Code every crop with every architecture and write the streams and the manifest."""
     rows = []
     for arch in ARCHITECTURES:
-        codec = _codec(arch)
-        for image, top, left, height, width in CROPS:
-            data = codec.encode(crop_of(kodak, image, top, left, height, width))
+        codec = golden_codec(arch)
+        for image, crop in CROPS:
+            data = codec.encode(crop_of(kodak, image, crop))
             got = decode(codec, data)
-            name = f"{arch}-{Path(image).stem}.sgp"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data)
-            rows.append(dict(arch=arch, image=image, crop=f"{top},{left},{height},{width}",
+            (folder / stream_name(arch, image)).write_bytes(data)
+            rows.append(dict(arch=arch, image=image, crop=crop,
                              checkpoint=f"{arch}-q{QUALITY}.pth", stream_sha256=_sha(data),
                              pixels_sha256=got.pixels_sha256, symbols_sha256=got.symbols_sha256,
                              recorded_on=describe()))
@@ -130,26 +137,28 @@ def read_manifest(folder: Path = FOLDER) -> List[dict]:
         return list(csv.DictReader(f))
 
 
-def check(kodak: Path, folder: Path = FOLDER) -> List[str]:
-    """Every way this machine departs from the recorded streams (empty: none)."""
+def check(kodak: Path, folder: Path = FOLDER, checkpoints: Path = CHECKPOINTS) -> List[Tuple[str, str]]:
+    """Every way this machine departs from the recorded streams, as (stream file, what
+    differs); empty: none."""
     problems = []
     codecs = {}
     for row in read_manifest(folder):
         arch = row["arch"]
-        codec = codecs.setdefault(arch, _codec(arch))
-        name = f"{arch}-{Path(row['image']).stem}.sgp"
+        if arch not in codecs:
+            codecs[arch] = golden_codec(arch, checkpoints)
+        codec = codecs[arch]
+        name = stream_name(arch, row["image"])
         data = (folder / name).read_bytes()
         if _sha(data) != row["stream_sha256"]:
-            problems.append(f"{name}: the stored stream is not the recorded one")
+            problems.append((name, "the stored stream is not the recorded one"))
             continue
         got = decode(codec, data)
         if got.symbols_sha256 != row["symbols_sha256"]:
-            problems.append(f"{name}: decodes to other latent symbols than on the recording machine")
+            problems.append((name, "decodes to other latent symbols than on the recording machine"))
         if got.pixels_sha256 != row["pixels_sha256"]:
-            problems.append(f"{name}: decodes to other pixels than on the recording machine")
-        top, left, height, width = (int(v) for v in row["crop"].split(","))
-        if _sha(codec.encode(crop_of(kodak, row["image"], top, left, height, width))) != row["stream_sha256"]:
-            problems.append(f"{name}: its crop encodes to other bytes than on the recording machine")
+            problems.append((name, "decodes to other pixels than on the recording machine"))
+        if _sha(codec.encode(crop_of(kodak, row["image"], row["crop"]))) != row["stream_sha256"]:
+            problems.append((name, "its crop encodes to other bytes than on the recording machine"))
     return problems
 
 
@@ -161,7 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-root", default=None, help="folder holding kodak/")
     args = parser.parse_args(argv)
     try:
-        kodak = kodak_folder(args.data_root, tuple(c[0] for c in CROPS))
+        kodak = kodak_folder(args.data_root, IMAGES)
         if args.record:
             record(kodak)
             print(f"recorded {len(ARCHITECTURES) * len(CROPS)} streams in {FOLDER} on {describe()}")
@@ -170,8 +179,8 @@ def main(argv=None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for line in problems:
-        print(line)
+    for name, what in problems:
+        print(f"{name}: {what}")
     rows = read_manifest()
     if problems:
         print(f"golden streams recorded on: {rows[0]['recorded_on']}\nthis machine:               {describe()}",

@@ -539,13 +539,15 @@ def main(args) -> int:
         if errors:
             raise UserError(f"{len(errors)} coding(s) failed (see the warnings); golden files left as they were")
         update(golden, now, selection)
-        print(f"note: the golden streams in {golden_streams.FOLDER} are kept as recorded (they must decode alike "
+        print(f"note: the golden streams in {golden / 'streams'} are kept as recorded (they must decode alike "
               "on every machine); re-record them only for an intended change: python -m bench.golden_streams --record")
         return 0
     moved, notes = check(golden, now, selection)
-    if set(selection.codecs) & set(LEARNED) and golden == DEFAULT_GOLDEN:
-        for problem in golden_streams.check(kodak_folder(args.data_root, tuple(c[0] for c in golden_streams.CROPS))):
-            moved.append(Moved(f"streams/{problem.split(':', 1)[0]}", "recorded", "differs", problem.split(": ", 1)[1], "exact"))
+    streams = golden / "streams"
+    if set(selection.codecs) & set(LEARNED) and streams.is_dir():
+        kodak = kodak_folder(args.data_root, golden_streams.IMAGES)
+        for name, what in golden_streams.check(kodak, streams, golden / "checkpoints"):
+            moved.append(Moved(f"streams/{name}", "recorded", "differs", what, "exact"))
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
     counts = ", ".join(f"{len(rows)} rows of {name}" for name, rows in now.items())

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from bench import golden_streams
-from segpic.codec import ImageCodec
 
 ROWS = {row["arch"] + "-" + row["image"]: row for row in golden_streams.read_manifest()}
 
@@ -14,20 +13,18 @@ ROWS = {row["arch"] + "-" + row["image"]: row for row in golden_streams.read_man
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_golden_stream_decodes_exactly_and_its_crop_encodes_to_it(name, data_root):
     row = ROWS[name]
-    codec = ImageCodec.from_checkpoint(golden_streams.CHECKPOINTS / row["checkpoint"], arch=row["arch"])
-    data = (golden_streams.FOLDER / f"{row['arch']}-{row['image'][:-4]}.sgp").read_bytes()
+    assert row["checkpoint"] == f"{row['arch']}-q{golden_streams.QUALITY}.pth"
+    codec = golden_streams.golden_codec(row["arch"])
+    data = (golden_streams.FOLDER / golden_streams.stream_name(row["arch"], row["image"])).read_bytes()
     got = golden_streams.decode(codec, data)
     assert got.symbols_sha256 == row["symbols_sha256"], "other latent symbols than on " + row["recorded_on"]
     assert got.pixels_sha256 == row["pixels_sha256"], "other pixels than on " + row["recorded_on"]
-    top, left, height, width = (int(v) for v in row["crop"].split(","))
-    crop = golden_streams.crop_of(data_root / "kodak", row["image"], top, left, height, width)
-    assert codec.encode(crop) == data
+    assert codec.encode(golden_streams.crop_of(data_root / "kodak", row["image"], row["crop"])) == data
 
 
 def test_symbol_hash_sees_every_decoded_symbol():
     """The hash covers the latents: a stream whose last byte differs decodes to other symbols."""
-    row = ROWS["wacnn-kodim04.png"]
-    codec = ImageCodec.from_checkpoint(golden_streams.CHECKPOINTS / row["checkpoint"], arch="wacnn")
+    codec = golden_streams.golden_codec("wacnn")
     model = codec.model
     x = np.zeros((64, 64, 3), np.uint8)
     x[:32] = 200

@@ -55,11 +55,10 @@ def _recording_scales():
 def _codec(arch: str):
     import torch
 
-    from bench import golden_streams
-    from segpic.codec import ImageCodec
+    from bench.golden_streams import golden_codec
 
     torch.set_num_threads(1)
-    return ImageCodec.from_checkpoint(golden_streams.CHECKPOINTS / f"{arch}-q2.pth", arch=arch)
+    return golden_codec(arch)
 
 
 def _encode_all(arch: str, images, folder: Path):
