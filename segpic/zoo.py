@@ -26,7 +26,7 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 
-__all__ = ["ARCHITECTURES", "CheckpointError", "SAFE_GLOBALS", "load_checkpoint", "load_state_dict"]
+__all__ = ["ARCHITECTURES", "CheckpointError", "SAFE_GLOBALS", "load_checkpoint", "load_state_dict", "read_checkpoint"]
 
 # arch name -> "module:Class"; resolved lazily so a missing model file only affects its arch.
 ARCHITECTURES: Dict[str, str] = {
@@ -73,7 +73,7 @@ def model_class(arch: str) -> type:
         raise CheckpointError(f"architecture {arch!r} is not available: {e}") from e
 
 
-def _read(path, trust: bool = False) -> dict:
+def read_checkpoint(path, trust: bool = False) -> dict:
     """Unpickle ``path`` with the weights-only unpickler (``SAFE_GLOBALS`` allowed), or without
     restriction when ``trust``."""
     try:
@@ -199,7 +199,7 @@ def load_checkpoint(path, arch: Optional[str] = None, device="cpu", trust: bool 
     Raises CheckpointError when the file is not a checkpoint (or holds objects the safe loader
     refuses), the architecture is unknown or the tensors do not fit it.
     """
-    ckpt = _read(path, trust)
+    ckpt = read_checkpoint(path, trust)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
     config = {}

@@ -6,6 +6,7 @@ else.  Tests with the real model are in test_train_segpic.py.
 """
 import argparse
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -297,6 +298,25 @@ def test_resume_refuses_other_settings(tmp_path):
     with pytest.raises(Exception, match="seed=0, not 7"):
         other.resume()
 
+
+
+def test_resume_never_runs_code_from_the_run_folder(tmp_path):
+    """checkpoint.pth is read with the weights-only unpickler: a planted payload is refused."""
+    data = make_data(tmp_path / "d")
+    trainer = trainer_for(data, tmp_path / "run", steps=1)
+    trainer.run()
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch '{marker}'",))
+
+    ckpt["settings"]["payload"] = Payload()
+    torch.save(ckpt, tmp_path / "run" / CHECKPOINT)
+    with pytest.raises(Exception, match="refused: the checkpoint holds objects"):
+        trainer_for(data, tmp_path / "run", steps=2).resume()
+    assert not marker.exists()
 
 # ---- command line ------------------------------------------------------------------------
 def parse(*argv):

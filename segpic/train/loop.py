@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from segpic.models.base import crop, pad_to_multiple
+from segpic.zoo import CheckpointError, read_checkpoint
 
 from .loss import STREAMS, RateDistortionLoss
 
@@ -236,10 +237,10 @@ class Trainer:
         path = self.run_dir / CHECKPOINT
         if not path.is_file():
             raise TrainingError(f"nothing to resume: {path} does not exist")
-        try:
-            ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as err:  # a damaged file: torch raises many kinds
-            raise TrainingError(f"cannot read {path}: {err}") from None
+        try:  # a run folder's file is untrusted too: the weights-only unpickler, as for coding
+            ckpt = read_checkpoint(path)
+        except CheckpointError as err:
+            raise TrainingError(str(err)) from None
         if ckpt.get("config") != self.model_config:
             raise TrainingError(f"{path} holds a model {ckpt.get('config')}, "
                                 f"not {self.model_config}")
