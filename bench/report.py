@@ -142,10 +142,10 @@ class Decoder:
         size, recorded = path.stat().st_size, int(row["bytes"])
         if size != recorded:
             how = "coded again" if again else f"stream {path}"
-            version = f" (codec now {self.codec.version()}, row {row.get('codec_version')})" \
-                if self.codec is not None else ""
-            raise _Mismatch(f"{how}: {size} bytes, the row records {recorded}{version}: not the "
-                            "stream measured")
+            now, then = (self.codec.version(), str(row.get("codec_version"))) if self.codec else ("", "")
+            versions = f" (recorded by {then}, this codec is {now})" if now != then else ""
+            raise _Mismatch(f"{how}: {size} bytes, the row records {recorded}: not the stream "
+                            f"measured{versions}")
         if self.codec is not None:
             return self.codec.decode(path)
         from bench.codecs.vvenc import decode_vvc
@@ -265,17 +265,36 @@ def summary_table(rows_by_metric: Dict[str, list], anchor: Curve, method: str) -
             f"<table><thead><tr><th>codec</th>{head}</tr></thead><tbody>{body}</tbody></table></section>")
 
 
-def image_section(library: CurveLibrary, anchor: Curve, args) -> str:
-    """Decoded crops of each shown image, per codec, at the rate point nearest ``--bpp``."""
-    notes: List[str] = []
-    entries: List[Tuple[Curve, Optional[Decoder]]] = []
+def image_curves(library: CurveLibrary, anchor: Curve, codecs: Optional[List[str]]) -> List[Curve]:
+    """The curves whose decoded images are shown: the anchor and ours (those of ``--codecs``)
+    that have per-image rows."""
     ours = [c for c in library.ours() if not c.same_as(anchor)]
-    if args.codecs and args.codecs != ["all"]:
-        ours = [c for c in ours if c.name in args.codecs]
+    if codecs and codecs != ["all"]:
+        ours = [c for c in ours if c.name in codecs]
+    return [c for c in [anchor] + ours if c.per_image is not None]
+
+
+def shown_images(curves: List[Curve], chosen: Optional[List[str]]) -> List[str]:
+    """``--images`` (names, extension optional), each checked to have rows of every curve
+    shown, else the first few (by name) that every one has."""
+    sets = [set(c.per_image["image"]) for c in curves]
+    everywhere = sorted(set.intersection(*sets)) if sets else []
+    if chosen:
+        unknown = [i for i in chosen if Path(i).stem not in everywhere]
+        if unknown:
+            raise UserError(f"--images: no results for {', '.join(unknown)} from every codec shown "
+                            f"(images they all have: {', '.join(everywhere[:30]) or 'none'})")
+        return [Path(i).stem for i in chosen]
+    return everywhere[:DEFAULT_IMAGE_COUNT]
+
+
+def image_section(library: CurveLibrary, anchor: Curve, curves: List[Curve], images: List[str],
+                  args) -> str:
+    """Decoded crops of ``images``, one per curve of ``curves``, at the rate point nearest
+    ``--bpp``."""
+    notes: List[str] = []
     checkpoints = _checkpoints(args)
-    for curve in ([anchor] if anchor.per_image is not None else []) + ours:
-        entries.append((curve, _decoder(library, anchor, curve, args, checkpoints, notes)))
-    images = _shown_images(entries, args.images)
+    entries = [(c, _decoder(library, anchor, c, args, checkpoints, notes)) for c in curves]
     intro = (f"<p>Centred {args.crop} x {args.crop} crops at full resolution (1 image pixel = 1 "
              f"screen pixel), each codec at its rate point nearest {args.bpp:g} bpp for that image. "
              "Choose what each pane shows with its buttons; the keys 1-9 flip the right pane.</p>")
@@ -350,20 +369,6 @@ def _decoder(library: CurveLibrary, anchor: Curve, curve: Curve, args, checkpoin
         return None
     return Decoder(curve, stream_dir(library.results, library.dataset, result_set or "default"), codec,
                    args.reencode)
-
-
-def _shown_images(entries, chosen: Optional[List[str]]) -> List[str]:
-    """``--images`` (names without extension), else the first few every shown curve has."""
-    sets = [set(c.per_image["image"]) for c, _ in entries if c.per_image is not None]
-    everywhere = sorted(set.intersection(*sets)) if sets else []
-    if chosen:
-        known = set.union(*sets) if sets else set()
-        unknown = [i for i in chosen if Path(i).stem not in known]
-        if unknown:
-            raise UserError(f"--images: no results for {', '.join(unknown)} "
-                            f"(known: {', '.join(sorted(known)[:30])})")
-        return [Path(i).stem for i in chosen]
-    return everywhere[:DEFAULT_IMAGE_COUNT]
 
 
 def _images_html(intro: str, notes: List[str], viewers) -> str:
@@ -556,13 +561,15 @@ def main(args: argparse.Namespace) -> int:
         raise CurveError(f"no metric that both the anchor {anchor.label} and the results in "
                          f"{library.results / library.dataset} have")
     out = args.out or Path(f"report_{library.dataset}.html")
+    curves = image_curves(library, anchor, args.codecs)
+    images = shown_images(curves, args.images)
     codecs = chosen_codecs(library, anchor, args.codecs)
     rows_by_metric, sections = {}, []
     for metric in metrics:
         section, rows_by_metric[metric] = bd_section(library, anchor, metric, args, codecs)
         sections.append(section)
     sections.insert(0, summary_table(rows_by_metric, anchor, args.method))
-    sections.append(image_section(library, anchor, args))
+    sections.append(image_section(library, anchor, curves, images, args))
     sections.append(provenance_section(library, anchor, codecs, getattr(args, "argv", None) or sys.argv[1:]))
     summary = (f"{_e(library.dataset)}: {len(library.ours())} result curve(s) from "
                f"{_e(library.results / library.dataset)} against {_e(anchor.label)}; BD-rates by the "
