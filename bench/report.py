@@ -252,7 +252,7 @@ def summary_table(rows_by_metric: Dict[str, list], anchor: Curve, method: str) -
 
     def cell(m, label):
         if (m, label) not in value:
-            return '<td class="num"></td>'
+            return '<td class="num" title="no curve with this metric">&ndash;</td>'
         v = value[(m, label)]
         return f'<td class="num">{"n/a" if v is None else f"{v:+.2f}"}</td>'
 
@@ -571,7 +571,8 @@ def main(args: argparse.Namespace) -> int:
     sections.insert(0, summary_table(rows_by_metric, anchor, args.method))
     sections.append(image_section(library, anchor, curves, images, args))
     sections.append(provenance_section(library, anchor, codecs, getattr(args, "argv", None) or sys.argv[1:]))
-    summary = (f"{_e(library.dataset)}: {len(library.ours())} result curve(s) from "
+    ours = [c for c in library.ours() if not c.same_as(anchor) and (codecs is None or c.name in codecs)]
+    summary = (f"{_e(library.dataset)}: {len(ours)} result curve(s) from "
                f"{_e(library.results / library.dataset)} against {_e(anchor.label)}; BD-rates by the "
                f"{_e(args.method)} method; metrics: {_e(', '.join(METRICS[m][0] for m in metrics))}.")
     text = page(f"segpic-bench report: {library.dataset}", summary, sections)
