@@ -146,12 +146,14 @@ def decode_vvc(path: Path, width: int, height: int, chroma: str = "444",
     """A VVC bitstream (Annex B) of one ``width`` x ``height`` picture, coded at 10 bits,
     decoded by ffmpeg's native VVC decoder: planar YCbCr 4:4:4, shape (3, H, W), uint16 on the
     10-bit scale (``chroma`` ``"420"``: chroma interpolated back, :func:`upsample_420`).
-    Decodes the vvenc codec's streams and the shipped VTM-17.0 anchor bitstreams alike."""
+    Decodes the vvenc codec's streams and the shipped VTM-17.0 anchor bitstreams alike; only the
+    first picture is written out (a stream holding more is not decoded further), and a picture of
+    any other size is refused (:func:`read_yuv` checks the output's size)."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix=f".{path.stem}.") as tmp:
         rec = os.path.join(tmp, f"{path.stem}.rec.yuv")
         _run([ffmpeg or _ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "vvc", "-i", str(path),
-              "-f", "rawvideo", "-pix_fmt", f"yuv{chroma}p10le", "-y", rec], path)
+              "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", f"yuv{chroma}p10le", "-y", rec], path)
         try:
             planes = read_yuv(rec, width, height, BITS, chroma)
         except ValueError as e:
