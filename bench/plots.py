@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -117,15 +118,19 @@ def spread_figure(rows: List["Row"], metric: str, title: str,
     return figure
 
 
-def inline_svg(figure: Figure, salt: str) -> str:
+def inline_svg(figure: Figure, prefix: str) -> str:
     """``figure`` as an ``<svg>`` element for an HTML page: text kept as text (small, and
-    searchable), element ids salted with ``salt`` so that several figures on a page never
-    share one, no XML prolog."""
+    searchable), no XML prolog, and every element id (and each reference to one) prefixed with
+    ``prefix``, so that several figures on one page never share an id."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
+    return re.sub(r'(href="#|url\(#)([^")]+)',
+                  lambda m: m.group(1) + (f"{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(2)), text)
 
 
 def select(library: CurveLibrary, metric: str, codecs: Optional[List[str]],

@@ -93,6 +93,8 @@ def test_page_is_self_contained(page):
         if tag == "a":
             assert value.startswith("#"), value
     assert "script" in links.tags and not any(t == "script" and k == "src" for t, k, _ in links.urls)
+    ids = re.findall(r'\bid="([^"]+)"', page.read_text())
+    assert len(ids) == len(set(ids)) > 100  # the figures' ids too: each SVG's are prefixed
 
 
 def test_tables_and_figures_of_each_metric(page, run_dir):
