@@ -25,6 +25,7 @@ COMMANDS = {
     "bdrate": ("bench.tables", "BD-rate tables from result curves"),
     "plot": ("bench.plots", "rate-distortion plots"),
     "regress": ("bench.regress", "compare results against golden results"),
+    "report": ("bench.report", "one self-contained HTML page: BD-rate tables, RD curves, decoded images"),
 }
 
 
@@ -51,6 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             module = importlib.import_module(module_name)
             module.add_arguments(command_parser)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line, for what records it (bench report's provenance)
     try:
         return module.main(args)
     except (UserError, CodecError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as err:

@@ -73,8 +73,9 @@ class Curve:
             [0, 1] (NaN where not published).
         source: where the numbers come from (verbatim for published curves).
         path: the file(s) read.
-        per_image: for curves built from per-image rows, those rows (``image, quality, bpp,
-            psnr_rgb, ms_ssim_rgb``; ``image`` without its file extension); None otherwise.
+        per_image: for curves built from per-image rows, those rows with every column of
+            the file (``image, quality, bpp, psnr_rgb, ms_ssim_rgb, bytes, codec_version`` ...;
+            ``image`` without its file extension); None otherwise.
         notes: caveats found while loading (``incomplete`` ...).
     """
 
@@ -206,8 +207,7 @@ def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
     table = table.drop_duplicates(["dataset", "codec", "image", "quality"], keep="last")
     curves = []
     for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
-        per_image = rows[["image", "quality", "bpp", "psnr_rgb", "ms_ssim_rgb"]].reset_index(
-            drop=True)
+        per_image = rows.reset_index(drop=True)
         points = sorted(curve_points(per_image.to_dict("records"), ("bpp", "psnr_rgb", "ms_ssim_rgb")),
                         key=lambda p: p["bpp"])
         notes = []

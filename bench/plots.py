@@ -13,11 +13,13 @@ The file is written through a temporary file in the same folder, so it is never 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import matplotlib
 import numpy as np
@@ -25,6 +27,9 @@ from matplotlib.figure import Figure
 
 from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary
 from bench.published import HEADLINE
+
+if TYPE_CHECKING:
+    from bench.tables import Row
 
 ANCHORS_DIR = Path(__file__).resolve().parents[1] / "anchors"
 FORMATS = (".png", ".svg", ".pdf")
@@ -41,6 +46,13 @@ STYLES = {  # kind -> matplotlib line style
 PALETTE = tuple(matplotlib.colormaps["tab20"].colors[::2] + matplotlib.colormaps["tab20"].colors[1::2])
 
 
+def colour_map(curves: List[Curve]) -> dict:
+    """Curve label -> the colour :func:`rd_figure` draws it in (the next of :data:`PALETTE`
+    for each curve in order; the anchor, drawn black, takes its turn too)."""
+    return {c.label: ("black" if c.kind == "anchor" else PALETTE[k % len(PALETTE)])
+            for k, c in enumerate(curves)}
+
+
 def rd_figure(curves: List[Curve], metric: str, title: str, focus: bool = True) -> Figure:
     """One RD plot: a line per curve, styled by its kind, legend to the right (in columns of
     up to 24 entries; the figure widens with them).  With ``focus``, the axes span the rates
@@ -49,11 +61,11 @@ def rd_figure(curves: List[Curve], metric: str, title: str, focus: bool = True) 
     columns = -(-len(curves) // 24)
     figure = Figure(figsize=(12.0 + 3.5 * (columns - 1), 6.5), dpi=100, layout="constrained")
     axes = figure.add_subplot()
-    colours = iter(PALETTE * len(curves))
+    colours = colour_map(curves)
     for curve in curves:
         bpp, values = curve.points(metric)
         style = dict(STYLES[curve.kind])
-        style.setdefault("color", next(colours))
+        style.setdefault("color", colours[curve.label])
         axes.plot(bpp, values, label=curve.label, **style)
     focused = [c.points(metric) for c in curves if c.kind in ("ours", "anchor")]
     if focus and focused:
@@ -71,6 +83,54 @@ def rd_figure(curves: List[Curve], metric: str, title: str, focus: bool = True) 
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
                 ncol=columns)
     return figure
+
+
+def spread_figure(rows: List["Row"], metric: str, title: str,
+                  colours: Optional[dict] = None) -> Figure:
+    """Per-image BD-rates, one line per codec (rows with a per-image spread, in their order):
+    a dot per image (coloured as ``colours``, label -> colour, says; e.g. :func:`colour_map`
+    of the RD plot), the bootstrap 95 % interval as a grey bar, the BD-rate of the mean curves
+    as a black tick; 0 (the anchor) as a vertical line."""
+    shown = [r for r in rows if r.spread is not None and r.spread.values]
+    figure = Figure(figsize=(12.0, 1.4 + 0.42 * max(len(shown), 1)), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    jitter = np.random.default_rng(0)
+    for k, row in enumerate(shown):
+        y = len(shown) - 1 - k
+        values = np.array(list(row.spread.values.values()))
+        if row.spread.ci is not None:
+            axes.plot(row.spread.ci, [y, y], color="0.6", linewidth=6, solid_capstyle="butt",
+                      label="bootstrap 95% interval" if k == 0 else None)
+        axes.scatter(values, y + jitter.uniform(-0.18, 0.18, values.size), s=16, alpha=0.75,
+                     color=(colours or {}).get(row.curve.label, PALETTE[k % len(PALETTE)]), zorder=3)
+        if row.bd_rate is not None:
+            axes.plot([row.bd_rate], [y], marker="|", markersize=18, markeredgewidth=2.5,
+                      color="black", linestyle="none", zorder=4,
+                      label="BD-rate of the mean curves" if k == 0 else None)
+    axes.axvline(0.0, color="black", linewidth=0.8, alpha=0.6)
+    axes.set_yticks(range(len(shown)), [r.curve.label for r in reversed(shown)])
+    axes.set_ylim(-0.6, len(shown) - 0.4)
+    axes.set_xlabel(f"BD-rate (%) per image, {METRICS[metric][0]}; dots: images")
+    axes.set_title(title)
+    axes.grid(True, axis="x", alpha=0.3)
+    if shown:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return figure
+
+
+def inline_svg(figure: Figure, prefix: str) -> str:
+    """``figure`` as an ``<svg>`` element for an HTML page: text kept as text (small, and
+    searchable), no XML prolog, and every element id (and each reference to one) prefixed with
+    ``prefix``, so that several figures on one page never share an id."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
+    return re.sub(r'(href="#|url\(#)([^")]+)',
+                  lambda m: m.group(1) + (f"{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(2)), text)
 
 
 def select(library: CurveLibrary, metric: str, codecs: Optional[List[str]],

@@ -1,7 +1,7 @@
 """``bench bdrate``: BD-rate tables of every codec on a dataset against one anchor.
 
     python -m bench bdrate --anchor vtm17 --dataset kodak [--metric psnr|ms-ssim]
-        [--method cubic|pchip|akima|all] [--format markdown|latex|csv] [--results DIR]
+        [--method cubic|pchip|akima|all] [--format markdown|latex|csv|html] [--results DIR]
         [--codecs NAME ...] [--per-image [--bootstrap N] [--seed S]]
 
 One row per codec and method.  Curves: ours from ``<results>/<dataset>/`` (``--results``,
@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+from html import escape
 import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tabulate import tabulate
@@ -55,6 +56,7 @@ class PerImageSpread:
             images where one is defined (``defined`` of them).
         ci: (2.5, 97.5) percentiles of the bootstrapped table BD-rate (percent), or None.
         undefined_resamples: resamples whose mean curves defined no BD-rate (left out of ci).
+        values: image -> its BD-rate (percent), for the ``defined`` images.
     """
 
     images: int
@@ -64,6 +66,7 @@ class PerImageSpread:
     high: float
     ci: Optional[Tuple[float, float]]
     undefined_resamples: int = 0
+    values: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,12 +120,13 @@ def per_image_spread(anchor: Curve, test: Curve, metric: str, method: str,
                        bpp_t[rows].mean(0), to_metric(val_t[rows].mean(0), metric),
                        method).value
 
-    per_image = []
-    for k in range(len(common)):
+    values = {}
+    for k, image in enumerate(common):
         try:
-            per_image.append(rate([k]))
+            values[image] = rate([k])
         except BDRateError:
             pass
+    per_image = list(values.values())
     samples = []
     for _ in tqdm(range(bootstrap), desc=f"bootstrap {test.name}", leave=False,
                   disable=bootstrap == 0):
@@ -136,7 +140,8 @@ def per_image_spread(anchor: Curve, test: Curve, metric: str, method: str,
     if not per_image:
         return PerImageSpread(len(common), 0, np.nan, np.nan, np.nan, ci, undefined)
     return PerImageSpread(len(common), len(per_image), float(np.median(per_image)),
-                          float(np.min(per_image)), float(np.max(per_image)), ci, undefined)
+                          float(np.min(per_image)), float(np.max(per_image)), ci, undefined,
+                          values)
 
 
 def build_rows(library: CurveLibrary, anchor: Curve, metric: str, methods: List[str],
@@ -235,7 +240,8 @@ def table_cells(rows: List[Row], metric: str, per_image: bool, full: bool = Fals
 
 def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
            per_image: bool) -> str:
-    """The table as markdown (with a title and the sources), LaTeX, or csv."""
+    """The table as markdown (with a title and the sources), LaTeX, csv, or an HTML fragment
+    (title, notes, ``<table>`` and the sources, every text escaped)."""
     methods = sorted({r.method for r in rows}, key=METHODS.index)
     title = (f"BD-rate against {anchor.label} on {dataset}, {METRICS[metric][0]}, "
              f"{', '.join(METHOD_NAMES[m] for m in methods)}; negative = fewer bits than the "
@@ -260,6 +266,12 @@ def render(rows: List[Row], anchor: Curve, dataset: str, metric: str, fmt: str,
     notes = [f"{which}: {flag}" for which, flag in common]
     if per_image and anchor.per_image is None:
         notes.append("Per-image columns are empty: the anchor has no per-image results.")
+    if fmt == "html":
+        return "\n".join(
+            [f'<p class="caption">{escape(title)}</p>'] + [f'<p class="note">{escape(n)}</p>' for n in notes]
+            + [tabulate(cells, header, tablefmt="html", disable_numparse=True),
+               "<details><summary>Sources</summary><ul>"]
+            + [f"<li>{escape(s)}</li>" for s in sources] + ["</ul></details>"]) + "\n"
     if fmt == "latex":
         lines = [f"% {title}"] + [f"% {n}" for n in notes] + [
                  tabulate(cells, header, tablefmt="latex_booktabs", disable_numparse=True)]
@@ -281,7 +293,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=list(METRICS), default="psnr")
     parser.add_argument("--method", choices=list(METHODS) + ["all"], default="cubic",
                         help="cubic = VCEG-M33, pchip = JCTVC-E137/CTC spreadsheet, akima")
-    parser.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
+    parser.add_argument("--format", choices=["markdown", "latex", "csv", "html"], default="markdown")
     parser.add_argument("--results", type=Path, default=Path("runs"),
                         help="results folder holding <dataset>/*.csv (default runs, where bench run "
                              "writes; 'results' for the result sets committed with the repository)")

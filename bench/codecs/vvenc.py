@@ -22,7 +22,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -115,7 +115,7 @@ class VVenC(Codec):
                     "-color_range", "pc", "-colorspace", "bt709", "-i", yuv, "-frames:v", "1",
                     "-c:v", "libvvenc", "-preset", self.preset, "-qp", str(int(quality)),
                     "-qpa", "0", "-threads", "1", "-f", "vvc", "-y", out_tmp]
-            out = self._run(args, path)
+            out = _run(args, path)
             found = re.search(r"libvvenc version:\s*(\S+)", out)
             self._libvvenc = found.group(1) if found else "version unknown"
             if not os.path.getsize(out_tmp):
@@ -137,24 +137,34 @@ class VVenC(Codec):
             raise CodecError(f"{log} (the encoder log, giving the picture size) is missing "
                              "or unreadable")
         width, height, coded_w, coded_h = (int(g) for g in sizes.groups()[:4])
-        chroma = sizes.group(5)
-        with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as tmp:
-            rec = os.path.join(tmp, f"{path.stem}.rec.yuv")
-            self._run([self.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-f", "vvc",
-                       "-i", str(path), "-f", "rawvideo", "-pix_fmt", f"yuv{chroma}p10le",
-                       "-y", rec], path)
-            try:
-                planes = read_yuv(rec, coded_w, coded_h, BITS, chroma)
-            except ValueError as e:
-                raise CodecError(f"decoder output: {e}") from None
-        ycc = upsample_420(planes) if chroma == "420" else np.stack(planes)
+        ycc = decode_vvc(path, coded_w, coded_h, sizes.group(5), self.ffmpeg)
         return ycbcr_to_rgb(ycc, BITS)[:height, :width]
 
-    @staticmethod
-    def _run(args: Sequence[str], path: Path) -> str:
-        out = subprocess.run(args, capture_output=True, text=True, errors="replace")
-        if out.returncode != 0:
-            errors = [line for line in out.stderr.splitlines() if "rror" in line]
-            tail = (errors or out.stderr.strip().splitlines() or ["no output"])[-1]
-            raise CodecError(f"ffmpeg failed on {path.name} (exit {out.returncode}): {tail}")
-        return out.stdout + out.stderr
+
+def decode_vvc(path: Path, width: int, height: int, chroma: str = "444",
+               ffmpeg: Optional[str] = None) -> np.ndarray:
+    """A VVC bitstream (Annex B) of one ``width`` x ``height`` picture, coded at 10 bits,
+    decoded by ffmpeg's native VVC decoder: planar YCbCr 4:4:4, shape (3, H, W), uint16 on the
+    10-bit scale (``chroma`` ``"420"``: chroma interpolated back, :func:`upsample_420`).
+    Decodes the vvenc codec's streams and the shipped VTM-17.0 anchor bitstreams alike; only the
+    first picture is written out (a stream holding more is not decoded further), and a picture of
+    any other size is refused (:func:`read_yuv` checks the output's size)."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix=f".{path.stem}.") as tmp:
+        rec = os.path.join(tmp, f"{path.stem}.rec.yuv")
+        _run([ffmpeg or _ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "vvc", "-i", str(path),
+              "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", f"yuv{chroma}p10le", "-y", rec], path)
+        try:
+            planes = read_yuv(rec, width, height, BITS, chroma)
+        except ValueError as e:
+            raise CodecError(f"decoder output: {e}") from None
+    return upsample_420(planes) if chroma == "420" else np.stack(planes)
+
+
+def _run(args: Sequence[str], path: Path) -> str:
+    out = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    if out.returncode != 0:
+        errors = [line for line in out.stderr.splitlines() if "rror" in line]
+        tail = (errors or out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CodecError(f"ffmpeg failed on {path.name} (exit {out.returncode}): {tail}")
+    return out.stdout + out.stderr
