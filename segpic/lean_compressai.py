@@ -39,7 +39,15 @@ _CHEAP = {
         "HyperLatentCodec": "compressai.latent_codecs.hyper",
         "HyperpriorLatentCodec": "compressai.latent_codecs.hyperprior",
     },
-    "compressai.models": {"CompressionModel": "compressai.models.base"},
+    "compressai.models": {
+        "CompressionModel": "compressai.models.base",
+        **{name: "compressai.models.google" for name in (
+            "FactorizedPrior", "FactorizedPriorReLU", "ScaleHyperprior", "MeanScaleHyperprior",
+            "JointAutoregressiveHierarchicalPriors")},
+        "Cheng2020Anchor": "compressai.models.waseda", "Cheng2020Attention": "compressai.models.waseda",
+    },
+    # compressai.zoo.image holds the released weights' URLs; the zoo's __init__ imports video models
+    "compressai.zoo": {},
     # the model files register their classes; registry/__init__ imports torch_geometric
     "compressai.registry": {"register_model": "compressai.registry.torch",
                             "register_module": "compressai.registry.torch"},

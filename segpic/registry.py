@@ -16,11 +16,12 @@ This module imports neither torch nor the models, so command lines can list the 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 __all__ = ["Architecture", "ArchitectureError", "REGISTRY", "register", "unregister", "get", "names", "trainable",
-           "recognize", "name_of"]
+           "golden", "recognize", "name_of"]
 
 
 class ArchitectureError(ValueError):
@@ -65,6 +66,8 @@ class Architecture:
         key_map: optional ``state_dict -> state_dict`` applied before loading (checkpoint key
             names that differ from the module names).
         zoo: CompressAI's zoo name whose released weights ``compressai:Q`` downloads.
+        golden: in the regression set (``bench regress``, golden streams), coded with
+            deterministic test weights of ``test_config`` (``bench.golden_weights``).
         family: ``"segpic"`` (this package's models) or ``"compressai"``.
     """
 
@@ -81,6 +84,7 @@ class Architecture:
     masks: bool = False
     key_map: Optional[Callable[[dict], dict]] = None
     zoo: Optional[str] = None
+    golden: bool = False
     family: str = "segpic"
     notes: str = field(default="", compare=False)
 
@@ -130,6 +134,11 @@ def names() -> Tuple[str, ...]:
 
 def trainable() -> Tuple[str, ...]:
     return tuple(n for n, a in REGISTRY.items() if a.trains)
+
+
+def golden() -> Tuple[str, ...]:
+    """The architectures of the regression set."""
+    return tuple(n for n, a in REGISTRY.items() if a.golden)
 
 
 def name_of(model) -> str:
@@ -239,7 +248,7 @@ register(Architecture(
     configs=_LazyConfigs(paper={"N": 192, "M": 320, "num_slices": 10, "max_support_slices": 5},
                          small=_small_segpic),
     test_config={"N": 16, "M": 32, "num_slices": 2, "max_support_slices": 1},
-    masks=True,
+    masks=True, golden=True,
 ))
 register(Architecture(
     name="stf", display="STF", target="segpic.models.stf:STF",
@@ -248,6 +257,7 @@ register(Architecture(
                                     "num_slices": 2, "max_support_slices": 1}},
     test_config={"embed_dim": 4, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "N": 16,
                  "num_slices": 2, "max_support_slices": 1},
+    golden=True,
 ))
 register(Architecture(
     name="wacnn", display="WACNN", target="segpic.models.wacnn:WACNN",
@@ -255,6 +265,7 @@ register(Architecture(
     infer_kwargs=_safe(_wacnn_kwargs),
     configs={"paper": {"N": 192, "M": 320}, "small": {"N": 48, "M": 64, "num_slices": 2, "max_support_slices": 1}},
     test_config={"N": 16, "M": 32, "num_slices": 2, "max_support_slices": 1},
+    golden=True,
 ))
 
 
@@ -322,12 +333,25 @@ def _elic_shape(model, height: int, width: int) -> dict:
     return {"y": [(g, height // 16, width // 16) for g in model.groups], "hyper": (height // 64, width // 64)}
 
 
-def _compressai(name, display, cls, recognize, infer_kwargs, paper, test, streams, shape=hyper_shape, zoo=True):
+def _compressai_keys(sd: Mapping) -> dict:
+    """What CompressAI does to its released state_dicts (``compressai.zoo.pretrained.rename_key``):
+    ResidualBlockWithStride's old ``downsample`` is ``skip``; the entropy bottleneck's old
+    ``_matrices.K``/``_biases.K``/``_factors.K`` are ``matrices.K``/``biases.K``/``factors.K``."""
+    out = {}
+    for key, value in sd.items():
+        key = key.replace(".downsample.", ".skip.")
+        key = re.sub(r"(entropy_bottleneck)\._(matrices|biases|factors)\.", r"\1.\2.", key)
+        out[key] = value
+    return out
+
+
+def _compressai(name, display, cls, recognize, infer_kwargs, paper, test, streams, shape=hyper_shape, zoo=True,
+                golden=False):
     register(Architecture(
         name=name, display=display, target=f"compressai.models.{cls}", recognize=recognize,
         infer_kwargs=infer_kwargs, configs={"paper": paper, "small": test}, test_config=test,
         streams=streams if callable(streams) else (lambda model, n=streams: n), shape=shape,
-        zoo=name if zoo else None, family="compressai",
+        key_map=_compressai_keys, zoo=name if zoo else None, golden=golden, family="compressai",
     ))
 
 
@@ -340,7 +364,7 @@ _compressai("bmshj2018-hyperprior", "Ballé 2018 hyperprior", "google:ScaleHyper
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 2)
 _compressai("mbt2018-mean", "Minnen 2018 mean-scale", "google:MeanScaleHyperprior",
             lambda sd: not _is_ar(sd) and _hyper_out_ratio(sd) == 2,
-            _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 2)
+            _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 2, golden=True)
 _compressai("mbt2018", "Minnen 2018 joint AR", "google:JointAutoregressiveHierarchicalPriors",
             lambda sd: _is_ar(sd) and "g_a.0.weight" in sd,
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 192, "M": 192}, {"N": 16, "M": 24}, 2)

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     contexts = {"ours": deterministic_inference, "reference": torch.no_grad}
     models, totals = {}, {}
     for variant in contexts:
-        models[variant] = build_model("segpic").eval()
+        models[variant] = build_model(REFERENCE_ARCH).eval()
         if variant == "reference":
             to_reference(models[variant])
         totals[variant] = defaultdict(float)
