@@ -319,7 +319,8 @@ def _elic_official(sd: Mapping) -> bool:
 
 
 def _is_elic(sd: Mapping) -> bool:
-    return "g_a.0.weight" in sd and _has(("latent_codec.y.channel_context.",))(sd)
+    return _modules("g_a", "g_s", "latent_codec")(sd) and "g_a.0.weight" in sd and \
+        _has(("latent_codec.y.channel_context.",))(sd)
 
 
 def _checkerboard_shape(model, height: int, width: int) -> dict:
@@ -355,27 +356,41 @@ def _compressai(name, display, cls, recognize, infer_kwargs, paper, test, stream
     ))
 
 
-_is_ar = _has(("context_prediction.",))
+def _modules(*names: str) -> Callable[[Mapping], bool]:
+    """Whether the state_dict's top-level modules are exactly ``names``."""
+    return lambda sd: {k.split(".", 1)[0] for k in sd} == set(names)
+
+
+_is_factorized = _modules("g_a", "g_s", "entropy_bottleneck")
+_is_hyperprior = _modules("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck", "gaussian_conditional")
+_is_ar = _modules("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck", "gaussian_conditional",
+                  "context_prediction", "entropy_parameters")
+_is_latent_codec = _modules("g_a", "g_s", "latent_codec")
+
+
+def _has_attention(sd: Mapping) -> bool:
+    """Cheng 2020's attention blocks (``conv_a``) in the analysis transform."""
+    return any(k.startswith("g_a.") and ".conv_a." in k for k in sd)
 _compressai("bmshj2018-factorized", "Ballé 2018 factorized", "google:FactorizedPrior",
-            lambda sd: "g_a.6.weight" in sd and not _has(("h_a.", "latent_codec."))(sd),
+            lambda sd: _is_factorized(sd) and "g_a.6.weight" in sd,
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 1, latent_shape)
 _compressai("bmshj2018-hyperprior", "Ballé 2018 hyperprior", "google:ScaleHyperprior",
-            lambda sd: not _is_ar(sd) and _hyper_out_ratio(sd) == 1,
+            lambda sd: _is_hyperprior(sd) and _hyper_out_ratio(sd) == 1,
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 2)
 _compressai("mbt2018-mean", "Minnen 2018 mean-scale", "google:MeanScaleHyperprior",
-            lambda sd: not _is_ar(sd) and _hyper_out_ratio(sd) == 2,
+            lambda sd: _is_hyperprior(sd) and _hyper_out_ratio(sd) == 2,
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 128, "M": 192}, {"N": 16, "M": 24}, 2, golden=True)
 _compressai("mbt2018", "Minnen 2018 joint AR", "google:JointAutoregressiveHierarchicalPriors",
             lambda sd: _is_ar(sd) and "g_a.0.weight" in sd,
             _nm("g_a.0.weight", "g_a.6.weight"), {"N": 192, "M": 192}, {"N": 16, "M": 24}, 2)
 _compressai("cheng2020-attn", "Cheng 2020 attention", "waseda:Cheng2020Attention",
-            lambda sd: _is_ar(sd) and any(k.startswith("g_a.") and ".conv_a." in k for k in sd),
+            lambda sd: _is_ar(sd) and _has_attention(sd),
             _n("g_a.0.conv1.weight"), {"N": 128}, {"N": 16}, 2)
 _compressai("cheng2020-anchor", "Cheng 2020 anchor", "waseda:Cheng2020Anchor",
-            lambda sd: _is_ar(sd) and "g_a.0.conv1.weight" in sd,
+            lambda sd: _is_ar(sd) and "g_a.0.conv1.weight" in sd and not _has_attention(sd),
             _n("g_a.0.conv1.weight"), {"N": 128}, {"N": 16}, 2)
 _compressai("cheng2020-checkerboard", "Cheng 2020 checkerboard", "sensetime:Cheng2020AnchorCheckerboard",
-            lambda sd: "g_a.0.conv1.weight" in sd and _has(("latent_codec.",))(sd),
+            lambda sd: _is_latent_codec(sd) and "g_a.0.conv1.weight" in sd,
             _n("g_a.0.conv1.weight"), {"N": 192}, {"N": 16}, 3, _checkerboard_shape, zoo=False)
 _compressai("elic2022-official", "ELIC", "sensetime:Elic2022Official",
             lambda sd: _is_elic(sd) and _elic_official(sd), _safe(_elic_kwargs),
