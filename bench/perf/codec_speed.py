@@ -89,21 +89,26 @@ def _worker(spec: dict) -> dict:
         encode, decode = _codec_ops(model, spec["arch"])
     rgb = np.load(spec["image"])
     load_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # high-water mark before the operation
-    times = []
+    times, cpu = [], []
     if spec["op"] == "encode":
         for _ in range(spec["runs"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             data = encode(rgb)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         Path(spec["bitstream"]).write_bytes(data)
     else:
         data = Path(spec["bitstream"]).read_bytes()
         for _ in range(spec["runs"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             decode(data)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     return {
         "seconds": statistics.median(times),
+        # CPU seconds of this process (not of the rANS decoder's worker): with 1 thread, the
+        # wall time a quiet machine would show, whatever the load
+        "cpu_seconds": statistics.median(cpu),
         "load_mib": load_kib / 1024,  # ru_maxrss is in KiB on Linux
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "bytes": len(data),
@@ -234,9 +239,11 @@ def main(argv=None) -> int:
             if ref:
                 ratio = (f"{(enc['seconds'] + dec['seconds']) / (ref['encode']['seconds'] + ref['decode']['seconds']):.2f} / "
                          f"{max(enc['peak_mib'], dec['peak_mib']) / max(ref['encode']['peak_mib'], ref['decode']['peak_mib']):.2f}")
-            rows.append([arch, variant, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
+            cpu = " / ".join(f"{r[op].get('cpu_seconds', float('nan')):.2f}" for op in ("encode", "decode"))
+            rows.append([arch, variant, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}", cpu,
                          f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{dec['load_mib']:.0f}", ratio])
-    print(tabulate(rows, headers=["arch", "variant", "size", "threads", "encode s", "decode s", "encode peak MiB",
+    print(tabulate(rows, headers=["arch", "variant", "size", "threads", "encode s", "decode s", "CPU s enc / dec",
+                                  "encode peak MiB",
                                   "decode peak MiB", "loaded MiB", "time / peak vs reference"]))
     print(f"median of {args.runs} runs per cell; random weights (seed {SEED}); "
           f"peak = max RSS of a fresh process that builds the model and runs the operation; "
