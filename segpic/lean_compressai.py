@@ -13,7 +13,8 @@ half the time (README, "Coding an image").
 stand-ins for the packages ``compressai``, ``compressai.models``, ``compressai.latent_codecs`` and
 ``compressai.registry``
 into ``sys.modules``.  Each has the real ``__path__`` and spec, so submodules import as usual;
-the few names segpic takes from the packages themselves come from their defining submodules;
+the few names segpic takes from the packages themselves come from their defining submodules,
+and a submodule asked for as an attribute (``from compressai import ans``) is imported alone;
 any other missing attribute runs the real ``__init__`` into the stand-in (PEP 562
 ``__getattr__``), so ``import compressai; compressai.zoo`` or ``from compressai.models import
 bmshj2018_factorized`` still work, at the full price.
@@ -69,6 +70,8 @@ def _stand_in(name: str) -> types.ModuleType:
     def __getattr__(attr):
         if attr in _CHEAP[name]:
             return getattr(importlib.import_module(_CHEAP[name][attr]), attr)
+        if not attr.startswith("_") and importlib.util.find_spec(f"{name}.{attr}") is not None:
+            return importlib.import_module(f"{name}.{attr}")  # a submodule (``from compressai import ans``)
         if not full["done"]:
             full["done"] = True
             spec.loader.exec_module(module)  # the real __init__, into this module

@@ -126,3 +126,17 @@ def test_a_registered_architecture_is_usable_without_other_edits(toy, tmp_path):
     assert codec.decode(tmp_path / "x.sgp").shape == rgb.shape
     assert display_name(toy.name) == "Toy"
     assert type(build_model(model_config(toy.name, "small"))) is ToyCodec
+
+
+def test_building_every_architecture_keeps_compressai_lean():
+    """No registry model pulls in compressai's package __init__ (torch_geometric, torch._dynamo and
+    two deprecation warnings): ELIC's entropy models ask for ``compressai.ans`` as an attribute."""
+    import subprocess
+    import sys
+
+    script = ("import sys, warnings; warnings.simplefilter('error', FutureWarning)\n"
+              "from segpic import registry\n"
+              "[registry.get(n).build('test') for n in reversed(registry.names())]\n"
+              "assert not [m for m in sys.modules if m.startswith('torch_geometric')]\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
