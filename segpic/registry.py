@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 __all__ = ["Architecture", "ArchitectureError", "REGISTRY", "register", "unregister", "get", "names", "trainable",
@@ -86,7 +86,6 @@ class Architecture:
     zoo: Optional[str] = None
     golden: bool = False
     family: str = "segpic"
-    notes: str = field(default="", compare=False)
 
     def model_class(self) -> type:
         """The network's class (imports its module)."""

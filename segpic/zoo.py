@@ -6,10 +6,14 @@ Accepted formats:
   bottlenecks may use compressai-1.1 names ``_matrixK/_biasK/_factorK``, SegPIC's aliased
   ``basic_E.*/basic_D.*`` keys are accepted (they duplicate g_a*/g_s* tensors), and the
   entropy-model CDF buffers may have any size (they are rebuilt);
+- CompressAI's: its zoo's released state_dicts and its training checkpoints (``state_dict``
+  plus optimizer, ``aux_optimizer``, ``epoch`` ...), with the key renaming of its older
+  releases (the registry entries' ``key_map``);
 - the project's own checkpoints: a dict with ``model`` (a state_dict) and ``config``
   (``arch`` and the constructor kwargs, e.g. ``N``, ``M``).
-Reference checkpoints carry no config: the architecture is inferred from the keys when
-``arch`` is None, and N, M, num_slices and max_support_slices from the tensor shapes.
+Checkpoints without a config: the architecture is the first ``segpic.registry`` entry that
+recognises the keys when ``arch`` is None, and its constructor kwargs (N, M, num_slices,
+max_support_slices ...) come from the tensor shapes.
 
 Loading never runs code from the file: checkpoints are unpickled by torch's weights-only
 unpickler, which rebuilds tensors and plain containers and, beyond those, only the types in
