@@ -185,3 +185,34 @@ def test_released_weights_errors_and_mirror(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGPIC_COMPRESSAI_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     with pytest.raises(CodecError, match="cannot download"):
         released.fetch(released.released_url("mbt2018-mean", 2))
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("name", ["mbt2018", "elic2022-official"])
+def test_mutated_streams_end_in_one_clean_error_or_an_image(name, tmp_path):
+    """Random byte changes in a CRC-valid container of an autoregressive model (per-pixel
+    decoder) and of ELIC (11 streams): each decodes to an image of the declared size or is a
+    FormatError/CodecError; nothing else escapes."""
+    from segpic.fileformat import FormatError, pack, unpack
+
+    torch.manual_seed(0)
+    path = tmp_path / "ckpt.pth"
+    torch.save(registry.get(name).build("test").state_dict(), path)
+    codec = ImageCodec.from_checkpoint(path)
+    rgb = np.random.default_rng(1).integers(0, 256, (48, 70, 3), dtype=np.uint8)
+    coded = unpack(codec.encode(rgb))
+    rng = np.random.default_rng(2)
+    outcomes = set()
+    for _ in range(6):
+        streams = [bytearray(s) for s in coded.streams]
+        target = streams[int(rng.integers(len(streams)))]
+        for _ in range(int(rng.integers(1, 4))):
+            target[int(rng.integers(len(target)))] ^= int(rng.integers(1, 256))
+        mutant = pack(type(coded)(coded.arch, coded.checkpoint_hash, coded.height, coded.width, coded.grid,
+                                  tuple(bytes(s) for s in streams)))
+        try:
+            outcomes.add("image" if codec.decode(mutant).shape == rgb.shape else "wrong size")
+        except (FormatError, CodecError) as e:
+            assert "\n" not in str(e)
+            outcomes.add("error")
+    assert "wrong size" not in outcomes and "error" in outcomes
