@@ -70,7 +70,7 @@ class HyperpriorChannelAR(CompressionModel):
                  ha_widths: Sequence[int], hs_widths: Sequence[int], **latent_codec_kwargs):
         super().__init__()
         self.latent_codec = ChannelAR(M, num_slices, max_support_slices, **latent_codec_kwargs)
-        self.N = N
+        self.N, self.M = N, M
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.h_a = hyper_analysis(M, N, ha_widths)
         self.h_mean_s = hyper_synthesis(N, M, hs_widths)
