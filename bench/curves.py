@@ -50,10 +50,18 @@ ANCHORS = {
               "generate one with `VTM_DIR=PATH python -m bench run --models vtm --dataset "
               "{dataset}` (PATH: a VTM-17.0 tree) and pass `--anchor vtm`"),
 }
-# Our codec names -> display names ("SegPIC (ours)").
-DISPLAY = {"segpic": "SegPIC", "stf": "STF", "wacnn": "WACNN", "vtm": "VTM", "vvenc": "VVenC",
-           "jpeg": "JPEG", "webp": "WebP", "jpeg2000": "JPEG 2000", "avif": "AVIF",
-           "jpegxl": "JPEG XL", "heic": "HEIC"}
+# Classical codec names -> display names; learned ones come from segpic.registry.
+DISPLAY = {"vtm": "VTM", "vvenc": "VVenC", "jpeg": "JPEG", "webp": "WebP", "jpeg2000": "JPEG 2000",
+           "avif": "AVIF", "jpegxl": "JPEG XL", "heic": "HEIC"}
+
+
+def display_name(name: str) -> str:
+    """A codec's display name ("SegPIC", "JPEG XL"); the name itself when it has none."""
+    from segpic import registry
+
+    if name in registry.REGISTRY:
+        return registry.get(name).display
+    return DISPLAY.get(name, name)
 
 
 class CurveError(UserError, ValueError):
@@ -178,7 +186,7 @@ def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
 
 def _label(name: str, kind: str) -> str:
     if kind == "ours":
-        return f"{DISPLAY.get(name, name)} (ours)"
+        return f"{display_name(name)} (ours)"
     if kind == "anchor" and name in ANCHORS:
         return ANCHORS[name][0]
     return PUBLISHED_LABELS.get(name, name)

@@ -2,9 +2,10 @@
 
     python -m bench.golden_streams            # check: decode every stream, re-encode its crop
     python -m bench.golden_streams --record   # re-record (only for an intended change)
+    python -m bench.golden_streams --record --archs NAME   # record NAME's streams, keep the others
 
-``results/golden/streams/`` holds one ``.sgp`` container per architecture (segpic, stf,
-wacnn; the golden test checkpoints, rate point 2) and image (crops of kodim04 and kodim23),
+``results/golden/streams/`` holds one ``.sgp`` container per architecture of the regression set
+(``segpic.registry`` entries marked golden; the golden test checkpoints, rate point 2) and image (crops of kodim04 and kodim23),
 and ``streams.csv``: for each, the SHA-256 of the stream, of its decoded pixels (H x W x 3
 uint8, row-major) and of its decoded latent symbols (every integer the rANS decoders
 return, in decoding order, as int32). The streams are recorded once, on one machine, and
@@ -25,6 +26,8 @@ from typing import Iterator, List, Tuple
 
 import numpy as np
 
+from segpic import registry
+
 from .errors import UserError
 from .provenance import describe
 from .results import atomic_write
@@ -32,7 +35,7 @@ from .results import atomic_write
 FOLDER = Path(__file__).resolve().parents[1] / "results" / "golden" / "streams"
 CHECKPOINTS = FOLDER.parent / "checkpoints"
 MANIFEST = "streams.csv"
-ARCHITECTURES = ("segpic", "stf", "wacnn")
+ARCHITECTURES = registry.golden()
 QUALITY = 2
 #: (image, "top,left,height,width"): odd sizes, so that padding and cropping are exercised.
 CROPS = (("kodim04.png", "200,100,136,200"), ("kodim23.png", "40,300,200,136"))
@@ -108,10 +111,11 @@ def golden_codec(arch: str, checkpoints: Path = CHECKPOINTS):
     return ImageCodec.from_checkpoint(checkpoints / f"{arch}-q{QUALITY}.pth", arch=arch)
 
 
-def record(kodak: Path, folder: Path = FOLDER) -> None:
-    """Code every crop with every architecture and write the streams and the manifest."""
-    rows = []
-    for arch in ARCHITECTURES:
+def record(kodak: Path, folder: Path = FOLDER, archs=ARCHITECTURES) -> None:
+    """Code every crop with the architectures ``archs`` and write their streams and the
+    manifest; the manifest rows of other architectures are kept as they are."""
+    rows = [r for r in read_manifest(folder) if r["arch"] not in archs] if (folder / MANIFEST).is_file() else []
+    for arch in archs:
         codec = golden_codec(arch)
         for image, crop in CROPS:
             data = codec.encode(crop_of(kodak, image, crop))
@@ -167,13 +171,15 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.golden_streams", description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="re-record the streams (an intended change only)")
+    parser.add_argument("--archs", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES), metavar="ARCH",
+                        help="with --record: the architectures to (re-)record (default: all); the others are kept")
     parser.add_argument("--data-root", default=None, help="folder holding kodak/")
     args = parser.parse_args(argv)
     try:
         kodak = kodak_folder(args.data_root, IMAGES)
         if args.record:
-            record(kodak)
-            print(f"recorded {len(ARCHITECTURES) * len(CROPS)} streams in {FOLDER} on {describe()}")
+            record(kodak, archs=tuple(args.archs))
+            print(f"recorded {len(args.archs) * len(CROPS)} streams in {FOLDER} on {describe()}")
             return 0
         problems = check(kodak)
     except UserError as e:

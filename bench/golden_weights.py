@@ -46,14 +46,12 @@ from typing import Dict, List, Sequence
 import torch
 from tqdm import tqdm
 
-#: The small configurations: constructor kwargs per architecture (M = 32 latent channels in
-#: two slices of 16, the second conditioned on the first).
-CONFIGS: Dict[str, dict] = {
-    "segpic": {"N": 16, "M": 32, "num_slices": 2, "max_support_slices": 1},
-    "wacnn": {"N": 16, "M": 32, "num_slices": 2, "max_support_slices": 1},
-    "stf": {"embed_dim": 4, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "N": 16,
-            "num_slices": 2, "max_support_slices": 1},
-}
+from segpic import registry
+
+#: The small configurations: constructor kwargs of the regression set's architectures, their
+#: registry ``test_config`` (for the SegPIC family: M = 32 latent channels in two slices of 16,
+#: the second conditioned on the first).
+CONFIGS: Dict[str, dict] = {name: dict(registry.get(name).test_config) for name in registry.golden()}
 #: Weight gain g of each rate point (quality 1, 2).
 GAINS = (1.6, 2.0)
 SEED = 2024

@@ -7,7 +7,8 @@ The golden set (files in the golden folder, default the repository's ``results/g
 ==============  ===========================================================================
 classical.csv   per-image rows of jpeg, webp, jpeg2000, avif, jpegxl, heic at 3 qualities
                 on 4 Kodak images
-learned.csv     per-image rows of segpic, stf, wacnn on 2 Kodak images at 2 rate points,
+learned.csv     per-image rows of the registry's golden architectures (SegPIC, STF, WACNN,
+                mbt2018-mean) on 2 Kodak images at 2 rate points,
                 from the test checkpoints ``checkpoints/<arch>-q<1|2>.pth``
                 (:mod:`bench.golden_weights`)
 curves.csv      the mean RD curves :mod:`bench.curves` derives from those rows
@@ -54,6 +55,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from tabulate import tabulate
 from tqdm import tqdm
 
+from segpic import registry
+
 from . import datasets, golden_streams
 from .errors import UserError
 from .provenance import describe, machine
@@ -76,7 +79,8 @@ CLASSICAL = {
     "heic": (20, 30, 50),
 }
 LEARNED_IMAGES = ("kodim04.png", "kodim23.png")
-LEARNED = {"segpic": (1, 2), "stf": (1, 2), "wacnn": (1, 2)}
+#: The regression set's learned architectures (segpic.registry entries marked golden), rate points 1 and 2.
+LEARNED = {name: (1, 2) for name in registry.golden()}
 BD_DATASETS = ("kodak", "clic2020-pro-valid")
 BD_METHODS = ("cubic", "pchip")
 BD_ANCHOR = "vtm17"

@@ -142,14 +142,17 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser(train_cli=None) -> argparse.ArgumentParser:
-    from segpic.devices import parse_device  # no torch import: the parser stays quick
+    from segpic import registry  # no torch import: the parser stays quick
+    from segpic.devices import parse_device
 
-    parser = argparse.ArgumentParser(prog=PROG, description="SegPIC / STF / WACNN learned image codec")
+    parser = argparse.ArgumentParser(prog=PROG, description="learned image codec (SegPIC, its baselines and "
+                                                            "CompressAI's models; segpic.registry)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,decode,train}")
 
     def codec_options(p):
         p.add_argument("--checkpoint", required=True, type=Path, help="model checkpoint (.pth/.pth.tar)")
-        p.add_argument("--arch", choices=("segpic", "stf", "wacnn"), help="architecture (default: guessed)")
+        p.add_argument("--arch", choices=registry.names(), metavar="ARCH",
+                       help=f"architecture, one of {', '.join(registry.names())} (default: guessed from the checkpoint)")
         p.add_argument("--trust-checkpoint", action="store_true",
                        help="load the checkpoint with full pickle, which can run any code it contains; only for a "
                             "file from a source you trust (default: tensors and plain training metadata only)")

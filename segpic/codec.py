@@ -13,18 +13,19 @@ from __future__ import annotations
 import hashlib
 import inspect
 from pathlib import Path
-from typing import Tuple
 
 import numpy as np
 import torch
 
+from segpic import registry
+from segpic.entropy.checked import checked_decoding, guard_coders
 from segpic.errors import CodecError, first_line
 from segpic.fileformat import HASH_BYTES, CodedImage, FormatError, pack, unpack
 from segpic.limits import MAX_PIXELS, pixel_limit_error
 from segpic.models.base import crop, pad_to_multiple
 from segpic.ops.deterministic import deterministic_inference
 
-PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperprior needs both sides to divide by 64
+PAD_MULTIPLE = 64  # y is H/16 and z is H/64: the hyperpriors need both sides to divide by 64
 
 
 def file_sha256(path) -> str:
@@ -41,7 +42,8 @@ class ImageCodec:
 
     Attributes:
         model: the network, in eval mode with its CDF tables built.
-        arch: architecture name written into containers (``"segpic"``, ``"stf"``, ``"wacnn"``).
+        arch: architecture name written into containers (a ``segpic.registry`` entry, whose
+            stream layout the container follows).
         checkpoint_sha: hex SHA-256 of the checkpoint file.
         grid: SegPIC's prototype grid side used when encoding (ignored by models without one).
     """
@@ -51,7 +53,12 @@ class ImageCodec:
         pass False for a model that was just updated (the zoo's loader does it)."""
         if not 1 <= grid <= 255:
             raise CodecError(f"grid must be in 1..255, got {grid}")
+        try:
+            self.entry = registry.get(arch)
+        except registry.ArchitectureError as e:
+            raise CodecError(str(e)) from None
         self.model = model.eval()
+        guard_coders(model)  # CompressAI's entropy models decode through the checked decoder
         self.arch = arch
         self.checkpoint_sha = checkpoint_sha
         self.grid = grid
@@ -64,7 +71,7 @@ class ImageCodec:
     def from_checkpoint(cls, path, arch=None, device="cpu", grid: int = 4, trust: bool = False) -> "ImageCodec":
         """Load ``path`` through :func:`segpic.zoo.load_checkpoint` (``arch`` is
         guessed from the keys when ``None``; ``trust``: unrestricted unpickling, see there)."""
-        from segpic.zoo import ARCHITECTURES, CheckpointError, load_checkpoint
+        from segpic.zoo import CheckpointError, load_checkpoint
 
         path = Path(path)
         if not path.is_file():
@@ -74,8 +81,7 @@ class ImageCodec:
         except CheckpointError as e:
             raise CodecError(first_line(e)) from None
         if arch is None:
-            by_class = {target.rsplit(":", 1)[1]: name for name, target in ARCHITECTURES.items()}
-            arch = by_class[type(model).__name__]
+            arch = registry.name_of(model)
         return cls(model, arch, file_sha256(path), grid, update=False)
 
     # ------------------------------------------------------------------ encode
@@ -95,9 +101,11 @@ class ImageCodec:
         x_pad, padding = pad_to_multiple(x, PAD_MULTIPLE)
         with deterministic_inference():
             out = self.model.compress(x_pad, **self._kwargs(self.grid))
-        strings, shape = out["strings"], tuple(int(s) for s in out["shape"])
-        if shape != _z_shape(*x_pad.shape[2:]):
-            raise RuntimeError(f"{self.arch}.compress returned shape {shape}, the container assumes {_z_shape(*x_pad.shape[2:])}")
+        strings, shape = out["strings"], _plain(out["shape"])
+        expected = self._layout(*x_pad.shape[2:])
+        if shape != expected or len(strings) != self._streams():
+            raise RuntimeError(f"{self.arch}.compress returned {len(strings)} streams and shape {shape}, the registry's "
+                               f"layout is {self._streams()} streams and shape {expected}")
         coded = CodedImage(
             arch=self.arch,
             checkpoint_hash=bytes.fromhex(self.checkpoint_sha)[:HASH_BYTES],
@@ -130,10 +138,10 @@ class ImageCodec:
                 f"bitstream was made with checkpoint {coded.checkpoint_hash.hex()}, "
                 f"not with this one ({self.checkpoint_sha[:2 * HASH_BYTES]})"
             )
-        check_header(coded, self.model.num_streams, self._uses_grid, max_pixels)
+        check_header(coded, self._streams(), self._uses_grid, max_pixels)
         x_shape = (1, 3, coded.height, coded.width)
         padded, padding = pad_to_multiple(torch.empty(x_shape, device="meta"), PAD_MULTIPLE)
-        shape = _z_shape(*padded.shape[2:])
+        shape = self._layout(*padded.shape[2:])
         strings = [[s] for s in coded.streams]
         try:
             return self._synthesize(strings, shape, padding, self._kwargs(coded.grid))
@@ -143,11 +151,19 @@ class ImageCodec:
             raise FormatError(f"bitstream does not match the model: {first_line(e)}") from None
 
     def _synthesize(self, strings, shape, padding, kwargs) -> np.ndarray:
-        with deterministic_inference():
-            x_hat = self.model.decompress(strings, list(shape), **kwargs)["x_hat"]
+        with deterministic_inference(), checked_decoding():
+            x_hat = self.model.decompress(strings, _for_model(shape), **kwargs)["x_hat"]
         return _to_uint8(crop(x_hat, padding))
 
     # ------------------------------------------------------------------ helpers
+
+    def _streams(self) -> int:
+        """How many streams the model's ``compress`` returns (the registry's stream layout)."""
+        return self.entry.streams(self.model)
+
+    def _layout(self, height: int, width: int):
+        """``decompress``'s shape argument for a padded height x width (nested tuples)."""
+        return _plain(self.entry.shape(self.model, height, width))
 
     def _kwargs(self, grid: int) -> dict:
         return {"grid": grid} if self._uses_grid else {}
@@ -170,9 +186,24 @@ def check_header(coded: CodedImage, num_streams: int, uses_grid: bool, max_pixel
         raise CodecError(too_large)
 
 
-def _z_shape(height: int, width: int) -> Tuple[int, int]:
-    """Size of the hyper-latent z for a padded input: 1/64 of each side."""
-    return height // 64, width // 64
+def _plain(shape):
+    """A ``compress`` shape (sizes, lists of them, dicts of those) as nested tuples of ints and
+    dicts, comparable with the registry's layout."""
+    if isinstance(shape, dict):
+        return {k: _plain(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and not isinstance(shape[0], int):
+        return tuple(_plain(s) for s in shape)
+    return tuple(int(s) for s in shape)
+
+
+def _for_model(shape):
+    """The layout as ``decompress`` takes it: a list of ints for the SegPIC family's z size
+    (the reference's convention), lists of sizes for channel groups, dicts as they are."""
+    if isinstance(shape, dict):
+        return {k: _for_model(v) for k, v in shape.items()}
+    if shape and not isinstance(shape[0], int):
+        return [_for_model(s) for s in shape]
+    return list(shape)
 
 
 def rgb_to_tensor(rgb: np.ndarray, device="cpu") -> torch.Tensor:

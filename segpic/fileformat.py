@@ -9,7 +9,7 @@ prototype grid.  The container holds exactly that, all integers big-endian::
     0       4     magic b"SGPC"
     4       1     format version (1)
     5       1     n, length of the architecture name
-    6       n     architecture name, ASCII ("segpic", "stf", "wacnn")
+    6       n     architecture name, ASCII (a segpic.registry entry, at most 32 characters)
     6+n     8     checkpoint hash: first 8 bytes of SHA-256 of the checkpoint file
     14+n    4     original height, pixels
     18+n    4     original width, pixels

@@ -6,10 +6,14 @@ Accepted formats:
   bottlenecks may use compressai-1.1 names ``_matrixK/_biasK/_factorK``, SegPIC's aliased
   ``basic_E.*/basic_D.*`` keys are accepted (they duplicate g_a*/g_s* tensors), and the
   entropy-model CDF buffers may have any size (they are rebuilt);
+- CompressAI's: its zoo's released state_dicts and its training checkpoints (``state_dict``
+  plus optimizer, ``aux_optimizer``, ``epoch`` ...), with the key renaming of its older
+  releases (the registry entries' ``key_map``);
 - the project's own checkpoints: a dict with ``model`` (a state_dict) and ``config``
   (``arch`` and the constructor kwargs, e.g. ``N``, ``M``).
-Reference checkpoints carry no config: the architecture is inferred from the keys when
-``arch`` is None, and N, M, num_slices and max_support_slices from the tensor shapes.
+Checkpoints without a config: the architecture is the first ``segpic.registry`` entry that
+recognises the keys when ``arch`` is None, and its constructor kwargs (N, M, num_slices,
+max_support_slices ...) come from the tensor shapes.
 
 Loading never runs code from the file: checkpoints are unpickled by torch's weights-only
 unpickler, which rebuilds tensors and plain containers and, beyond those, only the types in
@@ -18,7 +22,6 @@ unpickler, which rebuilds tensors and plain containers and, beyond those, only t
 global is refused. ``trust=True`` lifts the restriction (full pickle, which can execute
 arbitrary code): only for a file from a source one trusts.
 """
-import importlib
 import pickle
 import re
 from typing import Dict, Optional
@@ -26,14 +29,9 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 
-__all__ = ["ARCHITECTURES", "CheckpointError", "SAFE_GLOBALS", "load_checkpoint", "load_state_dict", "read_checkpoint"]
+from segpic import registry
 
-# arch name -> "module:Class"; resolved lazily so a missing model file only affects its arch.
-ARCHITECTURES: Dict[str, str] = {
-    "segpic": "segpic.models.segpic:SegPIC",
-    "wacnn": "segpic.models.wacnn:WACNN",
-    "stf": "segpic.models.stf:STF",
-}
+__all__ = ["CheckpointError", "SAFE_GLOBALS", "load_checkpoint", "load_state_dict", "read_checkpoint"]
 
 # Entropy-model buffers whose size depends on update(); any stored size is accepted.
 _DYNAMIC_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
@@ -64,13 +62,11 @@ class CheckpointError(ValueError):
 
 
 def model_class(arch: str) -> type:
-    if arch not in ARCHITECTURES:
-        raise CheckpointError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHITECTURES))})")
-    module, name = ARCHITECTURES[arch].split(":")
+    """The network class of registry entry ``arch``."""
     try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as e:
-        raise CheckpointError(f"architecture {arch!r} is not available: {e}") from e
+        return registry.get(arch).model_class()
+    except registry.ArchitectureError as e:
+        raise CheckpointError(str(e)) from e
 
 
 def read_checkpoint(path, trust: bool = False) -> dict:
@@ -112,54 +108,18 @@ def normalize_keys(state_dict: dict) -> dict:
 
 
 def infer_arch(state_dict: dict) -> str:
-    keys = state_dict.keys()
-    if any(k.startswith(("g_a1.", "dyn_encoder.")) for k in keys):
-        return "segpic"
-    if any(k.startswith(("patch_embed.", "syn_layers.")) for k in keys):
-        return "stf"
-    if any(k.startswith("g_a.") for k in keys):
-        return "wacnn"
-    raise CheckpointError(f"cannot tell the architecture from the keys (first: {next(iter(keys), None)!r}); pass arch=")
-
-
-def _channel_ar_kwargs(sd: dict, M: int) -> dict:
-    """num_slices and max_support_slices from the slice-transform shapes."""
-    S = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("cc_mean_transforms."))
-    s = M // S
-    in_last = sd[f"cc_mean_transforms.{S - 1}.0.weight"].shape[1]
-    return {"num_slices": S, "max_support_slices": (in_last - M) // s}
-
-
-def _prototype_kwargs(sd: dict) -> dict:
-    """SegPIC's ``prototype_widths`` from the prototype codecs' 1x1 convs; {} for the
-    reference widths (the constructor's default)."""
-    from segpic.entropy.prototypes import REFERENCE_PROTOTYPE_WIDTHS
-
-    widths = []
-    for a, s in (("g_ab", "g_sb"), ("g_ab2", "g_sb2")):
-        widths.append([sd[f"{a}.0.weight"].shape[0], sd[f"{a}.2.weight"].shape[0],
-                       sd[f"{a}.4.weight"].shape[0], sd[f"{s}.0.weight"].shape[0],
-                       sd[f"{s}.2.weight"].shape[0]])
-    reference = [list(w) for w in REFERENCE_PROTOTYPE_WIDTHS]
-    return {} if widths == reference else {"prototype_widths": widths}
+    """The first registry entry that recognises the keys (and shapes) of ``state_dict``."""
+    arch = registry.recognize(state_dict)
+    if arch is None:
+        raise CheckpointError(f"cannot tell the architecture from the keys (first: {next(iter(state_dict), None)!r}); pass arch=")
+    return arch
 
 
 def infer_kwargs(arch: str, sd: dict) -> dict:
-    """Constructor kwargs of a reference-format state_dict (no config stored).
-
-    When the shapes that tell them are absent, the defaults are used, and loading then reports
-    the keys that do not fit."""
-    try:
-        if arch == "wacnn":
-            N, M = sd["g_a.0.weight"].shape[0], sd["g_a.7.weight"].shape[0]
-        elif arch == "segpic":
-            N, M = sd["g_a1.0.conv_groups.0.weight"].shape[0], sd["g_a2.1.conv_groups.0.weight"].shape[0]
-            return {"N": N, "M": M, **_channel_ar_kwargs(sd, M), **_prototype_kwargs(sd)}
-        else:
-            return {}
-        return {"N": N, "M": M, **_channel_ar_kwargs(sd, M)}
-    except (KeyError, IndexError, ValueError, ZeroDivisionError):
-        return {}
+    """Constructor kwargs of a state_dict saved without a config (the registry entry's
+    ``infer_kwargs``).  When the shapes that tell them are absent, the defaults are used, and
+    loading then reports the keys that do not fit."""
+    return registry.get(arch).infer_kwargs(sd)
 
 
 def _first(keys, n=5) -> str:
@@ -219,6 +179,9 @@ def load_checkpoint(path, arch: Optional[str] = None, device="cpu", trust: bool 
     elif stored_arch is not None and stored_arch != arch:
         raise CheckpointError(f"{path} holds a {stored_arch!r} model, not {arch!r}")
     cls = model_class(arch)
+    key_map = registry.get(arch).key_map
+    if key_map is not None:
+        state_dict = key_map(state_dict)
     kwargs = config if stored_arch is not None else infer_kwargs(arch, state_dict)
     try:
         model = cls(**kwargs)

@@ -1,6 +1,7 @@
 """The learned-codec adapter: one checkpoint per quality, loaded once, outside the timings."""
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +145,38 @@ def test_a_checkpoint_other_than_the_planned_one_is_refused(checkpoints):
     codec._shas[1] = "0" * 64  # as if the worker's file at that path were another
     with pytest.raises(CodecError, match="not the file the run was planned with"):
         codec.prepare(1)
+
+
+def test_one_table_and_one_plot_for_segpic_its_baselines_and_compressai_models(tmp_path, capsys):
+    """``bench run --models segpic stf wacnn mbt2018-mean elic2022-official`` with one checkpoint
+    per rate point (the golden test weights; ELIC's in CompressAI's format, a bare state_dict)
+    gives one table and ``bench plot`` one figure with all five."""
+    from segpic import registry
+
+    golden = Path(__file__).resolve().parents[1] / "results" / "golden" / "checkpoints"
+    names = ["segpic", "stf", "wacnn", "mbt2018-mean", "elic2022-official"]
+    paths = {n: [golden / f"{n}-q{q}.pth" for q in (1, 2)] for n in names[:4]}
+    paths["elic2022-official"] = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        paths["elic2022-official"].append(tmp_path / f"elic-{seed}.pth.tar")
+        torch.save(registry.get("elic2022-official").build("test").state_dict(), paths["elic2022-official"][-1])
+    images = tmp_path / "two"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(64, 64), (40, 72)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(images / f"img{i}.png")
+    argv = ["run", "--models", *names, "--dataset", str(images), "--out", str(tmp_path / "r"), "--quiet",
+            "--threads", "1"]
+    for name in names:
+        argv += ["--checkpoint", f"{name}=" + ",".join(map(str, paths[name]))]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert all(sum(line.startswith(f"{n} ") for line in table.splitlines()) == 2 for n in names), table
+    with open(tmp_path / "r" / "two" / "default" / "per_image.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({r["codec"] for r in rows}) == sorted(names) and len(rows) == 5 * 2 * 2
+    out = tmp_path / "rd.png"
+    assert main(["plot", "--dataset", "two", "--results", str(tmp_path / "r"), "--codecs", *names,
+                 "--anchor", "none", "--out", str(out)]) == 0
+    assert "(5 curves)" in capsys.readouterr().out and out.stat().st_size > 0

@@ -13,7 +13,7 @@ def test_wacnn_small_forward_train_and_coding():
     assert out["likelihoods"]["y"].shape == (2, 64, 4, 4) and out["likelihoods"]["z"].shape == (2, 32, 1, 1)
     bpp = sum((-torch.log2(v)).sum() for v in out["likelihoods"].values()) / (2 * 64 * 64)
     (bpp + torch.mean((out["x_hat"] - x) ** 2)).backward()
-    assert m.cc_mean_transforms[1][0].weight.grad is not None
+    assert m.latent_codec.cc_mean_transforms[1][0].weight.grad is not None
 
     m.update(force=True)
     m.eval()
@@ -27,5 +27,5 @@ def test_wacnn_small_forward_train_and_coding():
 
 
 def test_slices_default_to_32_channels():
-    assert WACNN(N=32, M=96).num_slices == 3
-    assert len(WACNN(N=32, M=64, num_slices=4, max_support_slices=-1).lrp_transforms) == 4
+    assert WACNN(N=32, M=96).latent_codec.num_slices == 3
+    assert len(WACNN(N=32, M=64, num_slices=4, max_support_slices=-1).latent_codec.lrp_transforms) == 4

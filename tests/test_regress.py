@@ -15,6 +15,7 @@ from bench import golden_weights
 from bench.__main__ import main as bench_main
 from bench.regress import (BDRATE_FILE, CLASSICAL_FILE, CURVES_FILE, DEFAULT_GOLDEN, EXACT, Selection, check,
                            compare, difference, kodak_folder, records, run_golden_set)
+from segpic import registry
 
 
 def regress(capsys, *args):
@@ -191,7 +192,7 @@ def test_shipped_checkpoints_are_the_rule(arch):
         for key, value in made["model"].items():
             assert torch.equal(shipped["model"][key], value), key
     model = load_checkpoint(path)
-    assert type(model).__name__.lower() == arch
+    assert registry.name_of(model) == arch
 
 
 @pytest.mark.parametrize("arch", sorted(golden_weights.CONFIGS))

@@ -16,6 +16,7 @@ from compressai.entropy_models import EntropyBottleneck
 from PIL import Image
 from torch import nn
 
+from segpic import registry
 from segpic.train import cli
 from segpic.train.data import FullImages, TrainingCrops, ValidationCrops, split_images
 from segpic.train.loop import (BEST_CHECKPOINT, CHECKPOINT, LOG, LOG_FIELDS, Settings, Trainer,
@@ -375,7 +376,7 @@ def test_cli_refuses_missing_data_and_existing_runs(tmp_path, capsys, monkeypatc
     assert "give --steps above it" in capsys.readouterr().err
     assert cli.run(parse(*common, "--steps", "2", "--resume")) == 0
     ckpt = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
-    assert ckpt["step"] == 2 and ckpt["config"] == {"arch": "segpic", **cli.MODEL_CONFIGS["paper"]}
+    assert ckpt["step"] == 2 and ckpt["config"] == {"arch": "segpic", **registry.get("segpic").configs["paper"]}
     assert ckpt["data"]["masks"] == {"kind": "labels", "root": str(data / "masks")}
     assert ckpt["settings"]["lmbda"] == QUALITY_LAMBDAS["q2"]
     # epochs default to the training set's size; patience 16 epochs, floor 5e-6

@@ -1,4 +1,4 @@
-"""Learned codecs (``segpic``, ``stf``, ``wacnn``): one trained checkpoint per rate point.
+"""Learned codecs, one per ``segpic.registry`` entry: one trained checkpoint per rate point.
 
 ``bench run --models segpic --checkpoint segpic=q1.pth,q2.pth,...`` makes quality ``i``
 (1-based) use the ``i``-th checkpoint.  Each quality's model is loaded once per worker
@@ -9,9 +9,12 @@ run`` orders learned work quality by quality so that each model loads once per w
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Sequence
 
+from segpic import registry, released
+from segpic.errors import CodecError as SegpicCodecError
 from segpic.devices import kind
 
 from .base import Codec, CodecError, register
@@ -37,18 +40,26 @@ class LearnedCodec(Codec):
     """A ``segpic.codec.ImageCodec`` per quality, built lazily from its checkpoint.
 
     Args:
-        checkpoints: checkpoint paths, one per quality, lowest rate first.
+        arch: the ``segpic.registry`` entry (also the codec's name).
+        checkpoints: checkpoint paths, one per quality, lowest rate first; or
+            ``["compressai:Q1", "Q2", ...]``: CompressAI's released weights of those qualities,
+            downloaded, verified and cached (``segpic.released``).
         device: torch device for inference: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         trust_checkpoint: unpickle the checkpoints without restriction (can run code from them).
     """
 
-    arch = ""
     extension = ".sgp"  # segpic.fileformat container
     group_qualities = False
 
-    def __init__(self, checkpoints: Sequence[str] = (), device: str = "cpu", trust_checkpoint: bool = False):
+    def __init__(self, arch: str, checkpoints: Sequence[str] = (), device: str = "cpu", trust_checkpoint: bool = False):
+        self.name = self.arch = arch
         if not checkpoints:
             raise CodecError(f"{self.name} needs trained weights: --checkpoint {self.name}=PATH[,PATH...]")
+        if released.is_released(checkpoints):
+            try:
+                checkpoints = released.resolve(arch, checkpoints)
+            except SegpicCodecError as e:
+                raise CodecError(str(e)) from None
         self.checkpoints = [Path(p) for p in checkpoints]
         for path in self.checkpoints:
             if not path.is_file():
@@ -111,16 +122,11 @@ class LearnedCodec(Codec):
         return {"checkpoint_sha": self._shas[quality], "device": kind(self.device)}
 
 
-@register("segpic")
-class SegPIC(LearnedCodec):
-    name = arch = "segpic"
+def register_architectures() -> None:
+    """A learned codec for every registry entry (call again after registering an architecture
+    at run time)."""
+    for name in registry.names():
+        register(name)(functools.partial(LearnedCodec, name))
 
 
-@register("stf")
-class STF(LearnedCodec):
-    name = arch = "stf"
-
-
-@register("wacnn")
-class WACNN(LearnedCodec):
-    name = arch = "wacnn"
+register_architectures()

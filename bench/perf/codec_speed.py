@@ -1,6 +1,6 @@
 """Encode/decode time and peak memory of the learned codecs on this CPU.
 
-    python -m bench.perf.codec_speed [--image PNG] [--archs segpic stf wacnn]
+    python -m bench.perf.codec_speed [--image PNG] [--archs ARCH ...]
         [--sizes 768x512 2048x1365] [--threads 1 2] [--runs 3] [--large-archs segpic]
         [--variants ours reference] [--out speed.json]
 
@@ -41,30 +41,22 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from bench.results import atomic_write
+from segpic import registry
 
 SEED = 0
-ARCHS = ("segpic", "stf", "wacnn")
-VARIANTS = ("ours", "reference")  # reference: SegPIC only
+ARCHS = registry.names()
+DEFAULT_ARCHS = registry.names()[:3]  # the SegPIC family (CompressAI's models: name them)
+VARIANTS = ("ours", "reference")  # reference: SegPIC only (bench.perf.reference_segpic)
+#: The registry entry that bench.perf.reference_segpic re-creates the authors' formulation of.
+REFERENCE_ARCH = next(n for n, a in registry.REGISTRY.items() if a.target == "segpic.models.segpic:SegPIC")
 
 
 def build_model(arch: str):
-    """The architecture's default (paper) configuration, weights from ``SEED``."""
+    """The architecture's published (``paper``) configuration, weights from ``SEED``."""
     import torch
 
     torch.manual_seed(SEED)
-    if arch == "segpic":
-        from segpic.models.segpic import SegPIC
-
-        return SegPIC()
-    if arch == "stf":
-        from segpic.models.stf import STF
-
-        return STF()
-    if arch == "wacnn":
-        from segpic.models.wacnn import WACNN
-
-        return WACNN()
-    raise ValueError(f"unknown architecture {arch!r}")
+    return registry.get(arch).build("paper")
 
 
 def test_image(path, width: int, height: int) -> np.ndarray:
@@ -97,21 +89,26 @@ def _worker(spec: dict) -> dict:
         encode, decode = _codec_ops(model, spec["arch"])
     rgb = np.load(spec["image"])
     load_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # high-water mark before the operation
-    times = []
+    times, cpu = [], []
     if spec["op"] == "encode":
         for _ in range(spec["runs"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             data = encode(rgb)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         Path(spec["bitstream"]).write_bytes(data)
     else:
         data = Path(spec["bitstream"]).read_bytes()
         for _ in range(spec["runs"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             decode(data)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     return {
         "seconds": statistics.median(times),
+        # CPU seconds of this process (not of the rANS decoder's worker): with 1 thread, the
+        # wall time a quiet machine would show, whatever the load
+        "cpu_seconds": statistics.median(cpu),
         "load_mib": load_kib / 1024,  # ru_maxrss is in KiB on Linux
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "bytes": len(data),
@@ -182,9 +179,10 @@ def _size(text: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.perf.codec_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--image", help="source image (default: synthetic)")
-    p.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS))
+    p.add_argument("--archs", nargs="+", choices=ARCHS, default=list(DEFAULT_ARCHS), metavar="ARCH",
+                   help=f"registry entries (default: {' '.join(DEFAULT_ARCHS)}; any of {', '.join(ARCHS)})")
     p.add_argument("--sizes", nargs="+", type=_size, default=[(768, 512), (2048, 1365)])
-    p.add_argument("--large-archs", nargs="*", choices=ARCHS, default=None,
+    p.add_argument("--large-archs", nargs="*", choices=ARCHS, default=None, metavar="ARCH",
                    help="architectures measured at sizes above 768x512 (default: all of --archs)")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=["ours"],
@@ -207,7 +205,7 @@ def main(argv=None) -> int:
         if size[0] * size[1] <= 768 * 512 or arch in large
         for threads in args.threads
         for variant in args.variants
-        if variant == "ours" or arch == "segpic"
+        if variant == "ours" or arch == REFERENCE_ARCH
     ]
     done = json.loads(args.out.read_text()) if args.out and args.out.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,9 +239,11 @@ def main(argv=None) -> int:
             if ref:
                 ratio = (f"{(enc['seconds'] + dec['seconds']) / (ref['encode']['seconds'] + ref['decode']['seconds']):.2f} / "
                          f"{max(enc['peak_mib'], dec['peak_mib']) / max(ref['encode']['peak_mib'], ref['decode']['peak_mib']):.2f}")
-            rows.append([arch, variant, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}",
+            cpu = " / ".join(f"{r[op].get('cpu_seconds', float('nan')):.2f}" for op in ("encode", "decode"))
+            rows.append([arch, variant, f"{w}x{h}", threads, f"{enc['seconds']:.2f}", f"{dec['seconds']:.2f}", cpu,
                          f"{enc['peak_mib']:.0f}", f"{dec['peak_mib']:.0f}", f"{dec['load_mib']:.0f}", ratio])
-    print(tabulate(rows, headers=["arch", "variant", "size", "threads", "encode s", "decode s", "encode peak MiB",
+    print(tabulate(rows, headers=["arch", "variant", "size", "threads", "encode s", "decode s", "CPU s enc / dec",
+                                  "encode peak MiB",
                                   "decode peak MiB", "loaded MiB", "time / peak vs reference"]))
     print(f"median of {args.runs} runs per cell; random weights (seed {SEED}); "
           f"peak = max RSS of a fresh process that builds the model and runs the operation; "

@@ -34,7 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-ARCHS = ("segpic", "stf", "wacnn")
+from segpic import registry
+
+#: The regression set's SegPIC-family architectures (their golden checkpoints, channel-wise model).
+ARCHS = tuple(n for n in registry.golden() if registry.get(n).family == "segpic")
 
 
 def _recording_scales():

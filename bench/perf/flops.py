@@ -16,7 +16,7 @@ import sys
 
 from tabulate import tabulate
 
-from bench.perf.codec_speed import ARCHS, _size, build_model
+from bench.perf.codec_speed import ARCHS, DEFAULT_ARCHS, _size, build_model
 
 
 def count_macs(arch: str, width: int, height: int) -> tuple:
@@ -41,7 +41,7 @@ def count_macs(arch: str, width: int, height: int) -> tuple:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.perf.flops", description=__doc__.split("\n\n")[0])
-    p.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS))
+    p.add_argument("--archs", nargs="+", choices=ARCHS, default=list(DEFAULT_ARCHS), metavar="ARCH")
     p.add_argument("--size", type=_size, default=(768, 512), help="WIDTHxHEIGHT, multiples of 64")
     args = p.parse_args(argv)
     w, h = args.size

@@ -24,7 +24,7 @@ from bench.perf.codec_speed import _size, build_model, test_image
 
 MODULES = ("g_a1", "g_a2", "g_s0", "g_s1", "h_a", "h_mean_s", "h_scale_s", "dyn_encoder", "dyn_decoder",
            "dyn_enc_hyper", "dyn_dec_hyper_means", "dyn_dec_hyper_scales",
-           "cc_mean_transforms", "cc_scale_transforms", "lrp_transforms")
+           "latent_codec.cc_mean_transforms", "latent_codec.cc_scale_transforms", "latent_codec.lrp_transforms")
 
 
 def _hook(model, totals: dict) -> None:
@@ -32,7 +32,7 @@ def _hook(model, totals: dict) -> None:
     are timed one by one, the hyperprior and slice transforms as wholes."""
     starts = {}
     for name in MODULES:
-        module = getattr(model, name)
+        module = model.get_submodule(name)
         if name.startswith("g_"):
             parts = [(f"{name}.{i}", m) for i, m in enumerate(module)]
         elif name.endswith("_transforms"):
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     contexts = {"ours": deterministic_inference, "reference": torch.no_grad}
     models, totals = {}, {}
     for variant in contexts:
-        models[variant] = build_model("segpic").eval()
+        models[variant] = build_model(REFERENCE_ARCH).eval()
         if variant == "reference":
             to_reference(models[variant])
         totals[variant] = defaultdict(float)

@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from segpic.entropy.channel_ar import ChannelAR
 from segpic.layers.rat import RegionAdaptiveTransform
 from segpic.layers.sal import DownSAL, ScaleAffine, UpSAL
 from segpic.layers.window_attention import WindowAttention
@@ -67,11 +68,14 @@ class _SegPIC(SegPIC):
     def _g_s1(self, h):
         return self.g_s1(h)
 
+
+class _ChannelAR(ChannelAR):
     def _conditions_later_slices(self, i):
         return True
 
 
-_SWAPS = ((SegPIC, _SegPIC), (RegionAdaptiveTransform, _RAT), (ScaleAffine, _ScaleAffine),
+_SWAPS = ((SegPIC, _SegPIC), (ChannelAR, _ChannelAR), (RegionAdaptiveTransform, _RAT),
+          (ScaleAffine, _ScaleAffine),
           (DownSAL, _DownSAL), (UpSAL, _UpSAL), (WindowAttention, _WindowAttention))
 
 

@@ -22,7 +22,8 @@ import time
 import torch
 from tabulate import tabulate
 
-from segpic.train.config import build_model, model_config
+from segpic import registry
+from segpic.train.config import CONFIG_NAMES, build_model, model_config
 from segpic.train.loop import Settings, Trainer
 
 
@@ -44,8 +45,8 @@ def random_batch(batch: int, crop: int, device: str, regions: int = 4):
     return {"image": x.to(device), "mask": mask.expand(batch, -1, -1).contiguous().to(device)}
 
 
-def measure(name: str, batch: int, crop: int, device: str, steps: int, warmup: int):
-    config = model_config("segpic", name)
+def measure(arch: str, name: str, batch: int, crop: int, device: str, steps: int, warmup: int):
+    config = model_config(arch, name)
     torch.manual_seed(0)
     model = build_model(config)
     with tempfile.TemporaryDirectory() as run_dir:
@@ -72,8 +73,10 @@ def measure(name: str, batch: int, crop: int, device: str, steps: int, warmup: i
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf.train_speed",
                                      description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=registry.trainable(), default=registry.trainable()[0],
+                        help=f"registry entry (default {registry.trainable()[0]})")
     parser.add_argument("--configs", nargs="+", default=["small", "paper"],
-                        choices=("small", "paper"))
+                        choices=CONFIG_NAMES)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {args.threads} thread(s)"
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"device: {where}; {os.cpu_count()} cores; load average {load}; torch {torch.__version__}")
-    rows = [measure(name, *getattr(args, name), args.device, args.steps, args.warmup)
+    rows = [measure(args.arch, name, *getattr(args, name), args.device, args.steps, args.warmup)
             for name in args.configs]
     print(tabulate(rows, headers=["config", "model", "Mparams", "batch", "s/step (wall)",
                                   "CPU s/step", "steps/s", "kpixel/s"]))

@@ -14,32 +14,32 @@ slices; all of them when K < 0):
 Every F_i and G_i is five 3x3 stride-1 convs  in -> 224 -> 176 -> 128 -> 64 -> s  with GELU
 between. mu_lat and sigma_lat are the two hyper-synthesis outputs (B, M, h, w).
 
-API.  ``ChannelAR`` is a base class (a CompressionModel): a model subclasses it so that the
-entropy-model parameters keep the reference state_dict names ``cc_mean_transforms.*``,
-``cc_scale_transforms.*``, ``lrp_transforms.*`` and ``gaussian_conditional.*``::
+API.  ``ChannelAR`` is a latent codec that a model composes (in the spirit of CompressAI's
+``latent_codecs``): slice sizes, the slice-transform factory and whether to use LRP are its
+arguments::
 
-    class MyModel(ChannelAR):
-        def __init__(self):
-            super().__init__(M=320, num_slices=10, max_support_slices=5)
+    self.latent_codec = ChannelAR(M=320, num_slices=10, max_support_slices=5)
+    y_hat, y_likelihoods = self.latent_codec(y, mu_lat, sigma_lat)              # training / eval
+    y_strings            = self.latent_codec.compress(y, mu_lat, sigma_lat)     # list[bytes], one per item
+    y_hat                = self.latent_codec.decompress(y_strings, mu_lat, sigma_lat)
 
-    y_hat, y_likelihoods = self.latent_forward(y, mu_lat, sigma_lat)    # training / eval
-    y_strings            = self.latent_compress(y, mu_lat, sigma_lat)   # list[bytes], one per item
-    y_hat                = self.latent_decompress(y_strings, mu_lat, sigma_lat)
+Its parameters are ``cc_mean_transforms.*``, ``cc_scale_transforms.*``, ``lrp_transforms.*``
+and ``gaussian_conditional.*``; the SegPIC-family models keep these reference names at the top
+of their state_dict (``segpic.models.base``).
 
-``latent_compress`` writes all slices of a batch item into one rANS stream; decoding repeats
-the encoder's arithmetic exactly, so ``latent_decompress`` returns the y_hat the encoder's
+``compress`` writes all slices of a batch item into one rANS stream; decoding repeats
+the encoder's arithmetic exactly, so ``decompress`` returns the y_hat the encoder's
 networks imply, bit for bit. The encoder runs the LRP only on the slices that condition
 later ones (the first K): the others' y_hat is the decoder's business. ``update(force=True)`` (inherited) builds the Gaussian CDF tables for the default
-64-level scale table exp(linspace(ln 0.11, ln 256, 64)).
+64-level scale table exp(linspace(ln 0.11, ln 256, 64)) (the owning model's ``update``).
 """
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from compressai.ans import BufferedRansEncoder
-from compressai.entropy_models import EntropyModel, GaussianConditional
+from compressai.entropy_models import GaussianConditional
 from compressai.layers import conv3x3
-from compressai.models import CompressionModel
 from compressai.ops import quantize_ste
 
 from .rans import RansStream
@@ -59,54 +59,47 @@ def slice_transform(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class ChannelAR(CompressionModel):
-    """Base class of models whose latent y is coded by ChARM + LRP.
+class ChannelAR(nn.Module):
+    """The latent y coded by ChARM + LRP, slice by slice.
 
     Args:
-        M: latent channels (divisible by num_slices).
+        M: latent channels.
         num_slices: S, the number of equal channel slices; None gives slices of 32 channels
-            (S = M / 32: 10 for M=320, 12 for M=384, as the reference models).
+            (S = M / 32: 10 for M=320, 12 for M=384, as the reference models).  Ignored when
+            ``slice_sizes`` is given.
         max_support_slices: K, how many of the first decoded slices condition the next ones
             (negative: all previous slices).
+        slice_sizes: channels per slice (summing to M), e.g. uneven groups; default equal.
+        transform: ``(in_channels, out_channels) -> nn.Module`` building every F_i and G_i
+            (default :func:`slice_transform`, the reference's five 3x3 convs).
+        lrp: latent residual prediction (G_i); without it y_hat_i = y_hat_i'.
     """
 
-    def __init__(self, M: int, num_slices: Optional[int], max_support_slices: int, **kwargs):
-        super().__init__(**kwargs)
-        if num_slices is None:
-            if M % 32:
-                raise ValueError(f"M={M} is not a multiple of 32; pass num_slices explicitly")
-            num_slices = M // 32
-        if M % num_slices:
-            raise ValueError(f"M={M} is not divisible by num_slices={num_slices}")
+    def __init__(self, M: int, num_slices: Optional[int] = None, max_support_slices: int = -1,
+                 slice_sizes: Optional[Sequence[int]] = None,
+                 transform: Callable[[int, int], nn.Module] = slice_transform, lrp: bool = True):
+        super().__init__()
+        if slice_sizes is None:
+            if num_slices is None:
+                if M % 32:
+                    raise ValueError(f"M={M} is not a multiple of 32; pass num_slices explicitly")
+                num_slices = M // 32
+            if M % num_slices:
+                raise ValueError(f"M={M} is not divisible by num_slices={num_slices}")
+            slice_sizes = [M // num_slices] * num_slices
+        if sum(slice_sizes) != M or min(slice_sizes) < 1:
+            raise ValueError(f"slice sizes {list(slice_sizes)} do not split M={M}")
         self.M = M
-        self.num_slices = num_slices
+        self.slice_sizes = list(slice_sizes)
+        self.num_slices = len(self.slice_sizes)
         self.max_support_slices = max_support_slices
-        s = M // num_slices
-        self.cc_mean_transforms = nn.ModuleList(
-            slice_transform(M + s * self._num_support(i), s) for i in range(num_slices)
-        )
-        self.cc_scale_transforms = nn.ModuleList(
-            slice_transform(M + s * self._num_support(i), s) for i in range(num_slices)
-        )
-        self.lrp_transforms = nn.ModuleList(
-            slice_transform(M + s * (self._num_support(i) + 1), s) for i in range(num_slices)
-        )
+        self.lrp = lrp
+        support = [sum(self.slice_sizes[: self._num_support(i)]) for i in range(self.num_slices)]
+        self.cc_mean_transforms = nn.ModuleList(transform(M + c, s) for c, s in zip(support, self.slice_sizes))
+        self.cc_scale_transforms = nn.ModuleList(transform(M + c, s) for c, s in zip(support, self.slice_sizes))
+        if lrp:
+            self.lrp_transforms = nn.ModuleList(transform(M + c + s, s) for c, s in zip(support, self.slice_sizes))
         self.gaussian_conditional = GaussianConditional(None)
-
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """nn.Module's strict load, after resizing every entropy model's CDF buffers
-        (_offset, _quantized_cdf, _cdf_length, scale_table) to the stored sizes.
-
-        Replaces CompressionModel.load_state_dict, whose key remapping breaks on module names
-        that prefix one another (entropy_bottleneck / entropy_bottleneck_b).
-        """
-        for name, module in self.named_modules():
-            if isinstance(module, EntropyModel):
-                for buf_name, buf in module.named_buffers(recurse=False):
-                    stored = state_dict.get(f"{name}.{buf_name}")
-                    if stored is not None and stored.shape != buf.shape:
-                        buf.resize_(stored.shape)
-        return nn.Module.load_state_dict(self, state_dict, strict=strict)
 
     def _num_support(self, i: int) -> int:
         return i if self.max_support_slices < 0 else min(i, self.max_support_slices)
@@ -114,6 +107,9 @@ class ChannelAR(CompressionModel):
     def _conditions_later_slices(self, i: int) -> bool:
         """Whether y_hat_i is in the support of a later slice."""
         return i < self.num_slices - 1 and (self.max_support_slices < 0 or i < self.max_support_slices)
+
+    def _slices(self, y: torch.Tensor):
+        return y.split(self.slice_sizes, dim=1)
 
     def _slice_params(self, i: int, mu_lat, sigma_lat, decoded: List[torch.Tensor]):
         """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i."""
@@ -125,17 +121,19 @@ class ChannelAR(CompressionModel):
 
     def _refine(self, i: int, mean_support, y_hat_slice):
         """Latent residual prediction: y_hat_i' + 0.5 tanh(G_i([mu_lat, C_i, y_hat_i']))."""
+        if not self.lrp:
+            return y_hat_slice
         lrp = self.lrp_transforms[i](torch.cat([mean_support, y_hat_slice], dim=1))
         return y_hat_slice + 0.5 * torch.tanh(lrp)
 
-    def latent_forward(self, y, mu_lat, sigma_lat) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, y, mu_lat, sigma_lat) -> Tuple[torch.Tensor, torch.Tensor]:
         """y, mu_lat, sigma_lat: (B, M, h, w). Returns y_hat and the likelihoods, both (B, M, h, w).
 
         Likelihoods use additive uniform noise in training and rounding around mu in eval;
         y_hat always uses (straight-through) rounding around mu.
         """
         decoded, likelihoods = [], []
-        for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
+        for i, y_slice in enumerate(self._slices(y)):
             mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
             _, lk = self.gaussian_conditional(y_slice, sigma, mu)
             likelihoods.append(lk)
@@ -150,11 +148,11 @@ class ChannelAR(CompressionModel):
             gc.offset.reshape(-1).int().tolist(),
         )
 
-    def latent_compress(self, y, mu_lat, sigma_lat) -> List[bytes]:
+    def compress(self, y, mu_lat, sigma_lat) -> List[bytes]:
         """Code y (B, M, h, w): one rANS stream per batch item."""
         gc = self.gaussian_conditional
         decoded, symbols, indexes = [], [], []
-        for i, y_slice in enumerate(y.chunk(self.num_slices, dim=1)):
+        for i, y_slice in enumerate(self._slices(y)):
             mu, sigma, mean_support = self._slice_params(i, mu_lat, sigma_lat, decoded)
             q = gc.quantize(y_slice, "symbols", mu)
             symbols.append(q)
@@ -172,7 +170,7 @@ class ChannelAR(CompressionModel):
             strings.append(encoder.flush())
         return strings
 
-    def latent_decompress(self, strings: List[bytes], mu_lat, sigma_lat) -> torch.Tensor:
+    def decompress(self, strings: List[bytes], mu_lat, sigma_lat) -> torch.Tensor:
         """Decode y_hat (B, M, h, w) from one stream per item; h, w are taken from mu_lat."""
         if len(strings) != mu_lat.shape[0]:
             raise ValueError(f"{len(strings)} latent streams for a batch of {mu_lat.shape[0]}")

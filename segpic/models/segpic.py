@@ -140,7 +140,7 @@ class SegPIC(HyperpriorChannelAR):
         y = self.g_a2(self.dyn_encoder(y1, P1))
         P2, q2_likelihoods = self._prototypes(y, mask16, grid, self.g_ab2, self.entropy_bottleneck_b2, self.g_sb2)
         z_hat, z_likelihoods = quantize_bottleneck(self.entropy_bottleneck, self.h_a(self.dyn_enc_hyper(y, P2)))
-        y_hat, y_likelihoods = self.latent_forward(y, *self._hyper_params(z_hat, P2))
+        y_hat, y_likelihoods = self.latent_codec(y, *self._hyper_params(z_hat, P2))
         x_hat = self._g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))
         return {
             "x_hat": x_hat,
@@ -164,7 +164,7 @@ class SegPIC(HyperpriorChannelAR):
         z = self.h_a(self.dyn_enc_hyper(y, P2))
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        y_strings = self.latent_compress(y, *self._hyper_params(z_hat, P2))
+        y_strings = self.latent_codec.compress(y, *self._hyper_params(z_hat, P2))
         return {"strings": [y_strings, z_strings, q1_strings, q2_strings], "shape": list(z.shape[-2:])}
 
     def decompress(self, strings, shape, grid: int = 4) -> dict:
@@ -173,5 +173,5 @@ class SegPIC(HyperpriorChannelAR):
         P2 = self._grid_prototypes_decode(q2_strings, (4 * h, 4 * w), grid, self.entropy_bottleneck_b2, self.g_sb2)
         P1 = self._grid_prototypes_decode(q1_strings, (16 * h, 16 * w), grid, self.entropy_bottleneck_b, self.g_sb)
         z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
-        y_hat = self.latent_decompress(y_strings, *self._hyper_params(z_hat, P2))
+        y_hat = self.latent_codec.decompress(y_strings, *self._hyper_params(z_hat, P2))
         return {"x_hat": self._g_s1(self.dyn_decoder(self.g_s0(y_hat), P1))}

@@ -1,13 +1,16 @@
-"""``python -m segpic train``: train SegPIC with segmentation masks as privileged information.
+"""``python -m segpic train``: train a registry architecture; SegPIC with segmentation masks as
+privileged information.
 
-    python -m segpic train --data DIR --out RUN_DIR [--config small|paper]
+    python -m segpic train --data DIR --out RUN_DIR [--arch ARCH] [--config small|paper]
         [--quality q1..q6 | --lambda X] [--loss mse|ms-ssim] [--masks auto|DIR|coco:DIR]
         [--no-mask] [--steps N] [--crop 256] [--batch-size 8] [--epoch-size N]
         [--val-crop 256] [--val-full DIR] [--grid-mix P] [--device cpu|cuda] [--resume]
 
 The run folder receives ``checkpoint.pth`` (loadable with ``segpic.zoo.load_checkpoint``),
 ``checkpoint_best.pth`` (the best validation loss in the training mode) and ``log.csv``.
-``--resume`` continues the run in RUN_DIR up to the new ``--steps``.
+``--resume`` continues the run in RUN_DIR up to the new ``--steps``.  The mask options
+(``--masks``, ``--no-mask``, ``--grid-mix``) apply to architectures with a segmentation prior
+(registry ``masks``); the others train on images alone with the same loop, loss and resume.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import torch
 
-from .config import ARCHS, MODEL_CONFIGS, build_model, model_config
+from segpic import registry
+
+from .config import ARCHS, CONFIG_NAMES, build_model, model_config
 from .data import FullImages, TrainingCrops, ValidationCrops, find_images, split_images
 from .loop import CHECKPOINT, Settings, Trainer, TrainingError
 from .loss import MS_SSIM_MIN_SIDE, QUALITY_LAMBDAS
@@ -32,9 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image folder; a 'validation' (or 'val') subfolder is the "
                              "validation set, else --val-fraction of the images is held out")
     parser.add_argument("--out", type=Path, required=True, help="run folder")
-    parser.add_argument("--arch", choices=ARCHS, default="segpic")
-    parser.add_argument("--config", choices=sorted(MODEL_CONFIGS), default="paper",
-                        help="model size (default: paper, N=192 M=320)")
+    parser.add_argument("--arch", choices=ARCHS, default=ARCHS[0],
+                        help=f"architecture (segpic.registry; default {ARCHS[0]}); the mask options "
+                             "apply to architectures with a segmentation prior")
+    parser.add_argument("--config", choices=CONFIG_NAMES, default="paper",
+                        help="model size: paper (the published one) or small (default: paper)")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--quality", choices=sorted(QUALITY_LAMBDAS),
                       help="lambda preset for the MSE loss (default q2 = 0.0035)")
@@ -132,6 +139,12 @@ def _trainer(args) -> Trainer:
     if args.resume and not has_run:
         raise ValueError(f"nothing to resume: {args.out / CHECKPOINT} does not exist")
     config = model_config(args.arch, args.config)
+    if not registry.get(args.arch).masks:
+        if args.masks is not None or args.grid_mix:
+            with_masks = ", ".join(n for n in registry.trainable() if registry.get(n).masks)
+            raise ValueError(f"--masks and --grid-mix apply to architectures with a segmentation prior "
+                             f"({with_masks}), not to {args.arch}")
+        args.no_mask = True  # images only
 
     train_paths, val_paths = split_images(args.data, args.val_fraction)
     settings = _settings(args, len(train_paths))

@@ -1,6 +1,7 @@
-"""Named model configurations for training.
+"""Named model configurations for training: the registry entries' ``configs``.
 
-``paper`` is the published SegPIC (N=192, M=320, 10 slices with support 5), exactly the
+Every registry entry that trains has ``paper`` (the published size) and ``small`` (CPU
+training).  ``paper`` is the published SegPIC (N=192, M=320, 10 slices with support 5), exactly the
 reference.  ``small`` keeps every module and narrows it (N=48, M=64, 2 slices with support 1)
 so that CPU training is practical; ``bench/perf/train_speed.py`` measures both.  The slice
 transforms (224..32 hidden widths) and the last up-block (32 channels at full resolution) have
@@ -18,25 +19,23 @@ from typing import Dict
 
 from torch import nn
 
-from segpic.entropy.prototypes import scaled_prototype_widths
+from segpic import registry
 from segpic.zoo import model_class
 
-ARCHS = ("segpic",)
-
-MODEL_CONFIGS: Dict[str, Dict] = {
-    "small": {"N": 48, "M": 64, "num_slices": 2, "max_support_slices": 1,
-              "prototype_widths": [list(w) for w in scaled_prototype_widths(48, 64)]},
-    "paper": {"N": 192, "M": 320, "num_slices": 10, "max_support_slices": 5},
-}
+#: The architectures ``segpic train --arch`` accepts.
+ARCHS = registry.trainable()
+#: Configuration names offered by ``--config`` (every trainable entry has them).
+CONFIG_NAMES = ("paper", "small")
 
 
 def model_config(arch: str, name: str) -> Dict:
     """The checkpoint's ``config``: ``{"arch": arch, **constructor kwargs}``."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHS)})")
-    if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown config {name!r} (choose from {', '.join(MODEL_CONFIGS)})")
-    return {"arch": arch, **MODEL_CONFIGS[name]}
+    if arch not in registry.trainable():
+        raise ValueError(f"unknown architecture {arch!r} (choose from {', '.join(registry.trainable())})")
+    configs = registry.get(arch).configs
+    if name not in configs:
+        raise ValueError(f"unknown config {name!r} for {arch} (choose from {', '.join(configs)})")
+    return {"arch": arch, **configs[name]}
 
 
 def build_model(config: Dict) -> nn.Module:

@@ -20,10 +20,15 @@ All randomness is derived from (seed, step): the batch of step s is fixed by the
 (see :mod:`.data`), and the model's training noise is drawn after seeding torch with
 (seed, s); with ``grid_mix`` the choice of prototypes is a function of (seed, s) too.  A
 resumed run therefore repeats an uninterrupted one exactly.
+
+Any registry architecture trains with this loop.  Masks and grids concern models with a
+segmentation prior (``forward`` takes ``mask=`` and ``grid=``: SegPIC); another model is called
+on the image alone, its ``val-grid`` split is plain validation and ``prototypes`` stays empty.
 """
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import signal
@@ -187,6 +192,8 @@ class Trainer:
                  val_set: Dataset, settings: Settings, run_dir: Path, data: Dict,
                  device: str = "cpu", workers: int = 0, full_set: Optional[Dataset] = None):
         self.model = model.to(device)
+        # a segmentation prior: forward takes mask= and grid= (SegPIC); others take the image only
+        self.prototypes = "grid" in inspect.signature(model.forward).parameters
         self.model_config, self.settings, self.data = model_config, settings, data
         self.train_set, self.val_set, self.full_set = train_set, val_set, full_set
         epoch_size = settings.epoch_size or (len(train_set) if train_set is not None else 1)
@@ -292,7 +299,7 @@ class Trainer:
         torch.manual_seed(step_seed(self.settings.seed, self.step))
         self.optimizer.zero_grad(set_to_none=True)
         self.aux_optimizer.zero_grad(set_to_none=True)
-        terms = self.criterion(self.model(x, mask=mask, grid=grid or self.settings.grid), x)
+        terms = self.criterion(self._forward(x, mask=mask, grid=grid or self.settings.grid), x)
         terms["loss"].backward()
         nn.utils.clip_grad_norm_(self.main_params, self.settings.clip)
         self.optimizer.step()
@@ -301,7 +308,8 @@ class Trainer:
         self.aux_optimizer.step()
         out = {k: v.item() for k, v in terms.items()}
         out["aux_loss"] = aux_loss.item()
-        out["prototypes"] = "mask" if grid is None else f"grid{grid}"
+        if self.prototypes:
+            out["prototypes"] = "mask" if grid is None else f"grid{grid}"
         return out
 
     @torch.no_grad()
@@ -320,12 +328,12 @@ class Trainer:
         for batch in loader:
             x = batch["image"].to(self.device)
             if "mask" in batch:
-                self._add(sums, "val-mask", x, self.model(x, mask=batch["mask"].to(self.device)))
-            self._add(sums, "val-grid", x, self.model(x, grid=self.settings.grid))
+                self._add(sums, "val-mask", x, self._forward(x, mask=batch["mask"].to(self.device)))
+            self._add(sums, "val-grid", x, self._forward(x, grid=self.settings.grid))
         for x in self.full_set if self.full_set is not None else ():
             x = x[None].to(self.device)
             padded, padding = pad_to_multiple(x)
-            out = self.model(padded, grid=self.settings.grid)
+            out = self._forward(padded, grid=self.settings.grid)
             out["x_hat"] = crop(out["x_hat"], padding)
             self._add(sums, "val-full", x, out)
         self.model.train()
@@ -336,9 +344,14 @@ class Trainer:
             terms = {k: v / count for k, v in totals.items()}
             terms["psnr"] = -10 * math.log10(terms["mse"])  # PSNR of the mean MSE
             terms["aux_loss"] = aux
-            terms["prototypes"] = "mask" if split == "val-mask" else f"grid{self.settings.grid}"
+            if self.prototypes:
+                terms["prototypes"] = "mask" if split == "val-mask" else f"grid{self.settings.grid}"
             results[split] = terms
         return results
+
+    def _forward(self, x: torch.Tensor, **prototypes) -> Dict:
+        """The model's forward; ``mask=``/``grid=`` go only to a model with prototypes."""
+        return self.model(x, **prototypes) if self.prototypes else self.model(x)
 
     def _add(self, sums: Dict[str, Dict[str, float]], split: str, x: torch.Tensor,
              output: Dict) -> None:
