@@ -98,6 +98,7 @@ def single_threaded_mkl():
 
 
 _pool: ThreadPoolExecutor | None = None
+_in_band = threading.local()  # .active: this thread is running a band
 _pool_size = 0
 _pool_lock = threading.Lock()
 
@@ -122,19 +123,24 @@ def run_bands(fn: Callable[[object], None], bands: Iterable[object]) -> None:
 
     ``fn`` must write disjoint outputs and return nothing. Each call runs whole on one thread
     with single-threaded MKL, in the caller's grad and inference modes, so its result does not
-    depend on the pool's size. With one thread, or one band, it runs in the caller's thread.
+    depend on the pool's size. With one thread, or one band, it runs in the caller's thread;
+    so do bands that a band itself runs (a pool thread waiting on the pool could deadlock it).
     """
     bands = list(bands)
     size = torch.get_num_threads()
-    if size <= 1 or len(bands) <= 1:
-        for band in bands:
+    if size <= 1 or len(bands) <= 1 or getattr(_in_band, "active", False):
+        for band in bands:  # one thread, one band, or bands inside a band: here, in order
             fn(band)
         return
     inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
 
     def call(band):
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            fn(band)
+        _in_band.active = True
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                fn(band)
+        finally:
+            _in_band.active = False
 
     for future in [_executor(size).submit(call, band) for band in bands]:
         future.result()
