@@ -104,6 +104,12 @@ _pool_lock = threading.Lock()
 
 
 def _single_threaded_mkl() -> None:
+    """Pool-thread initializer. ATen initializes a thread's intra-op settings lazily, at its
+    first parallel operation, and that sets MKL's thread-local count to torch's thread count
+    (at::init_num_threads): measured, a band whose first ATen operation ran before its GEMM
+    then computed that GEMM with 8 threads, and other bits, in an 8-thread pool. So the lazy
+    initialization is done here first (torch.get_num_threads runs it), then MKL is set."""
+    torch.get_num_threads()
     mkl_local_threads(1)
 
 
