@@ -3,7 +3,8 @@ authors' SegPIC code or its re-created formulation.
 
     python -m bench.perf.codec_speed [--image PNG] [--archs segpic stf wacnn]
         [--sizes 768x512 2048x1344] [--threads 1 2] [--runs 5] [--large-archs segpic]
-        [--variants ours reference authors] [--reference-dir PATH] [--out speed.json]
+        [--variants ours reference authors] [--large-variants ours authors]
+        [--reference-dir PATH] [--out speed.json]
 
 Each operation (architecture, size, threads, variant, encode or decode) runs once in a fresh
 Python process, so that the peak resident memory it reports (``ru_maxrss``) belongs to that
@@ -238,7 +239,8 @@ def table(done: dict, jobs: list, runs: int) -> tuple:
         loads = [x.get("load") for op in ("encode", "decode") for x in _rounds(r, op) if x.get("load") is not None]
         ratios = []
         for base in BASELINES:
-            b = done.get(_key(arch, w, h, threads, base)) if variant == "ours" else None
+            compared = variant == "ours" or (variant == "reference" and base == "authors")
+            b = done.get(_key(arch, w, h, threads, base)) if compared else None
             if b and _rounds(b, "encode") and _rounds(b, "decode"):
                 b_time = _median(b, "encode", "seconds") + _median(b, "decode", "seconds")
                 b_peak = max(_median(b, "encode", "peak_mib"), _median(b, "decode", "peak_mib"))
@@ -260,6 +262,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", nargs="+", type=_size, default=[(768, 512), (2048, 1365)])
     p.add_argument("--large-archs", nargs="*", choices=ARCHS, default=None,
                    help="architectures measured at sizes above 768x512 (default: all of --archs)")
+    p.add_argument("--large-variants", nargs="*", choices=VARIANTS, default=None,
+                   help="variants measured at sizes above 768x512 (default: all of --variants)")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=None,
                    help="ours and SegPIC baselines (default: ours, plus authors with --reference-dir)")
@@ -290,6 +294,7 @@ def main(argv=None) -> int:
         print("codec_speed: error: --runs must be at least 1", file=sys.stderr)
         return 1
     large = args.archs if args.large_archs is None else args.large_archs
+    large_variants = variants if args.large_variants is None else args.large_variants
     jobs = [
         (arch, size, threads, variant)
         for size in args.sizes
@@ -297,7 +302,7 @@ def main(argv=None) -> int:
         if size[0] * size[1] <= 768 * 512 or arch in large
         for threads in args.threads
         for variant in variants
-        if variant == "ours" or arch == "segpic"
+        if (variant == "ours" or arch == "segpic") and (size[0] * size[1] <= 768 * 512 or variant in large_variants)
     ]
     done = json.loads(args.out.read_text()) if args.out and args.out.is_file() else {}
     done.setdefault("machine", _machine())
@@ -336,7 +341,7 @@ def main(argv=None) -> int:
     note = (f"median of interleaved runs, each operation in a fresh process; random weights (seed {SEED}); "
             f"peak = max RSS of a fresh process that builds the model and runs the operation, the larger of encode "
             f"and decode; load avg = 1-minute load average before each operation (min-max); vs a baseline: "
-            f"(encode + decode time) and peak, ours over the baseline's. Machine: {done['machine']['cpu']}, "
+            f"(encode + decode time) and peak, ours (and the re-created reference's) over the baseline's. Machine: {done['machine']['cpu']}, "
             f"{done['machine']['cores']} cores, AVX-512 {'yes' if done['machine']['avx512'] else 'no'}.")
     print(tabulate(rows, headers=headers))
     print(note)
