@@ -116,3 +116,17 @@ def test_bands_started_inside_a_band_run_in_place(thread_count):
     assert sorted((i, j) for i, j, _ in seen) == [(i, j) for i in range(4) for j in range(3)]
     for i in range(4):  # the inner bands of one outer band ran on its thread
         assert len({name for k, _, name in seen if k == i}) == 1
+
+
+def test_band_gemms_stay_single_threaded_after_aten_runs_in_the_band(thread_count):
+    """ATen's first parallel operation in a thread sets MKL's thread-local count to torch's
+    thread count; a pool thread must still run its later GEMMs with one MKL thread."""
+    thread_count(4)
+    counts = []
+
+    def band(_):
+        torch.randn(4_000_000).mul_(2).add_(1)  # large enough for ATen's intra-op parallelism
+        counts.append(threads.mkl_local_threads(1))  # returns the count in effect before
+
+    threads.run_bands(band, range(8))
+    assert counts == [1] * 8

@@ -87,6 +87,7 @@ def single_threaded_mkl():
     count from one set to the global value, so there is nothing else to restore)."""
     depth = getattr(_depth, "n", 0)
     if depth == 0:
+        torch.get_num_threads()  # ATen's lazy per-thread init would reset MKL's count later (see below)
         mkl_local_threads(1)
     _depth.n = depth + 1
     try:
