@@ -251,4 +251,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+        del sys.path[0]  # run as a script: bench/perf's modules must not shadow what their code imports
     sys.exit(main())
