@@ -227,7 +227,7 @@ def _size(text: str):
     return w, h
 
 
-def table(done: dict, jobs: list, runs: int) -> tuple:
+def table(done: dict, jobs: list) -> tuple:
     """(rows, headers) of the summary: medians per case, ratios to the baselines present."""
     rows = []
     for arch, (w, h), threads, variant in jobs:
@@ -337,7 +337,7 @@ def main(argv=None) -> int:
         except RuntimeError as e:
             print(f"codec_speed: error: {e}", file=sys.stderr)
             return 1
-    rows, headers = table(done, jobs, args.runs)
+    rows, headers = table(done, jobs)
     note = (f"median of interleaved runs, each operation in a fresh process; random weights (seed {SEED}); "
             f"peak = max RSS of a fresh process that builds the model and runs the operation, the larger of encode "
             f"and decode; load avg = 1-minute load average before each operation (min-max); vs a baseline: "
