@@ -17,11 +17,15 @@ Memory: the reference materializes K (9C maps) plus an Unfold of F1 (9C more map
 last, grouped, conv of the DKG and the DPSConv run on blocks of CHANNEL_BLOCK channels, so at
 most 9 * CHANNEL_BLOCK kernel maps exist at a time; the grouped conv gives the same numbers
 on a block of groups as on all of them, and the taps are summed in place of the Unfold.
+At inference the blocks run in parallel (segpic.ops.threads.run_bands), one whole block per
+thread, so the result does not depend on the thread count.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from compressai.layers import conv1x1, conv3x3
+
+from segpic.ops.threads import run_bands
 
 __all__ = ["RegionAdaptiveTransform", "dps_conv"]
 
@@ -79,10 +83,19 @@ class RegionAdaptiveTransform(nn.Module):
         ``hidden`` (B, C, h, w), block of channels by block of channels."""
         B, C, h, w = f1.shape
         gen = self.k_sp_gen[-1]
-        blocks = []
-        for c0 in range(0, C, CHANNEL_BLOCK):
+
+        def block(c0: int) -> torch.Tensor:
             c1 = min(C, c0 + CHANNEL_BLOCK)
             kernels = F.conv2d(hidden[:, c0:c1], gen.weight[9 * c0 : 9 * c1], gen.bias[9 * c0 : 9 * c1],
                                padding=1, groups=c1 - c0)
-            blocks.append(dps_conv(f1[:, c0:c1], kernels.view(B, c1 - c0, 9, h, w)))
-        return torch.cat(blocks, dim=1)
+            return dps_conv(f1[:, c0:c1], kernels.view(B, c1 - c0, 9, h, w))
+
+        if torch.is_grad_enabled():
+            return torch.cat([block(c0) for c0 in range(0, C, CHANNEL_BLOCK)], dim=1)
+        out = torch.empty_like(f1)  # inference: independent blocks, each whole on one thread
+
+        def fill(c0: int) -> None:
+            out[:, c0 : c0 + CHANNEL_BLOCK] = block(c0)
+
+        run_bands(fill, range(0, C, CHANNEL_BLOCK))
+        return out

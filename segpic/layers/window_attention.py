@@ -17,11 +17,14 @@ with B the learned relative-position bias gathered from a ((2ws-1)^2, heads) tab
 
 Without autograd (inference), windows are attended WINDOW_CHUNK at a time: the
 (windows, heads, N, N) score tensors of a 1/4-scale map of a 2048x1344 image take 352 MB
-each, and several exist at once.
+each, and several exist at once. The chunks run in parallel (segpic.ops.threads.run_bands),
+one whole chunk per thread, so the result does not depend on the thread count.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from segpic.ops.threads import run_bands
 
 __all__ = ["WindowAttention", "window_partition", "window_reverse", "shifted_window_mask"]
 
@@ -109,10 +112,14 @@ class WindowAttention(nn.Module):
             return self._attend(x, mask)
         nW = Bw if mask is None else mask.shape[0]
         out = torch.empty_like(x)
-        for b0 in range(0, Bw, nW):  # batch items, then chunks of their windows
-            for w0 in range(0, nW, WINDOW_CHUNK):
-                w1 = min(nW, w0 + WINDOW_CHUNK)
-                out[b0 + w0 : b0 + w1] = self._attend(x[b0 + w0 : b0 + w1], None if mask is None else mask[w0:w1])
+
+        def chunk(start) -> None:
+            b0, w0 = start
+            w1 = min(nW, w0 + WINDOW_CHUNK)
+            out[b0 + w0 : b0 + w1] = self._attend(x[b0 + w0 : b0 + w1], None if mask is None else mask[w0:w1])
+
+        # batch items, then chunks of their windows; independent, each whole on one thread
+        run_bands(chunk, [(b0, w0) for b0 in range(0, Bw, nW) for w0 in range(0, nW, WINDOW_CHUNK)])
         return out
 
     def _attend(self, x: torch.Tensor, mask: torch.Tensor = None) -> torch.Tensor:

@@ -70,11 +70,19 @@ def _plain(bound, x, weight) -> bool:
 
 
 class _GemmConvolutions(TorchFunctionMode):
-    """Routes k x k conv2d and conv_transpose2d calls to :mod:`segpic.ops.gemm_conv`."""
+    """Routes k x k conv2d, conv_transpose2d and linear calls to :mod:`segpic.ops.gemm_conv`."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in _CONV2D:
+        if func is F.linear:
+            b = _args(("input", "weight", "bias"), (None, None, None), args, kwargs)
+            x, w = b["input"], b["weight"]
+            # ATen's own linear computes a contiguous or 2-D input as one addmm, as the bands do
+            # (a non-contiguous batched input as matmul + bias, other bits): only those are banded
+            if (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
+                    and w.dim() == 2 and (x.dim() == 2 or (x.dim() > 2 and x.is_contiguous()))):
+                return gemm_conv.linear(x, w, b["bias"])
+        elif func in _CONV2D:
             b = _args(("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
                       (None, None, None, 1, 0, 1, 1), args, kwargs)
             x, w = b["input"], b["weight"]

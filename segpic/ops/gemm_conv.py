@@ -23,18 +23,34 @@ Stride 2 is the same on the four polyphase components of the input (tap (ky, kx)
 phase (ky mod 2, kx mod 2) at offset (ky div 2, kx div 2)); a stride-2 transposed
 convolution is four stride-1 correlations, one per output phase, interleaved.
 """
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from .threads import run_bands
 
-__all__ = ["conv2d", "conv_transpose2d", "transpose_supported", "BAND_COLUMNS"]
+__all__ = ["conv2d", "conv_transpose2d", "linear", "transpose_supported", "band_bounds", "BAND_COLUMNS"]
 
 # Target GEMM width (output pixels per band, counted on the padded source width): wide
 # enough for full-speed SGEMM, small enough that a band's columns stay in cache.
 BAND_COLUMNS = 4096
+# A smaller map is still cut into MIN_BANDS bands, so that 2 to 4 threads share it, as long
+# as each band keeps MIN_BAND_COLUMNS columns: MKL's single-threaded SGEMM computes a column
+# (or, for a linear layer, a row) alike whatever the band's width only from 12 columns (4
+# rows) up (measured on this AMD EPYC); narrower GEMMs take other kernels with other sums.
+MIN_BANDS = 4
+MIN_BAND_COLUMNS = 256
+
+
+def band_bounds(rows: int, width: int) -> List[int]:
+    """Bounds r_0 = 0 < r_1 < ... < r_n = rows of bands of ``rows`` rows of ``width`` columns:
+    about BAND_COLUMNS columns per band, at least MIN_BANDS bands where each keeps
+    MIN_BAND_COLUMNS, sizes balanced (they differ by at most one row). Shapes alone decide."""
+    per = max(1, BAND_COLUMNS // width)
+    per = min(per, max(-(-MIN_BAND_COLUMNS // width), -(-rows // MIN_BANDS)))
+    n = max(1, -(-rows // per))
+    return [rows * i // n for i in range(n + 1)]
 
 
 def _pair(v) -> Tuple[int, int]:
@@ -53,10 +69,10 @@ def _tap_gemm(sources: Sequence[torch.Tensor], taps: Sequence[Tuple[int, int, in
     c_in, _, w_s = sources[0].shape
     h_o, w_o = out.shape[1:]
     flat = [s.reshape(c_in, -1) for s in sources]
-    rows = max(1, BAND_COLUMNS // w_s)
+    bounds = band_bounds(h_o, w_s)
 
-    def band(r0: int) -> None:
-        r1 = min(h_o, r0 + rows)
+    def band(i: int) -> None:
+        r0, r1 = bounds[i], bounds[i + 1]
         n = (r1 - r0) * w_s
         acc = None
         for w_t, (src, dy, dx) in zip(w_taps, taps):
@@ -68,7 +84,28 @@ def _tap_gemm(sources: Sequence[torch.Tensor], taps: Sequence[Tuple[int, int, in
                 acc.addmm_(w_t, view)
         out[:, r0:r1].copy_(acc.view(-1, r1 - r0, w_s)[:, :, :w_o])
 
-    run_bands(band, range(0, h_o, rows))
+    run_bands(band, range(len(bounds) - 1))
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """``F.linear`` on bands of rows: x (..., K), weight (N, K), bias (N,) or None ->
+    (..., N). Each row of x is one output row; bands of rows (``band_bounds`` with width 1)
+    run on the thread pool, each one SGEMM."""
+    k, n = x.shape[-1], weight.shape[0]
+    rows = x.reshape(-1, k)
+    out = torch.empty(rows.shape[0], n, dtype=x.dtype, device=x.device)
+    w_t = weight.t()
+    bounds = band_bounds(rows.shape[0], 1)
+
+    def band(i: int) -> None:
+        r0, r1 = bounds[i], bounds[i + 1]
+        if bias is None:
+            torch.mm(rows[r0:r1], w_t, out=out[r0:r1])
+        else:
+            torch.addmm(bias, rows[r0:r1], w_t, out=out[r0:r1])
+
+    run_bands(band, range(len(bounds) - 1))
+    return out.view(*x.shape[:-1], n)
 
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0) -> torch.Tensor:

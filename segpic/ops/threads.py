@@ -87,6 +87,7 @@ def single_threaded_mkl():
     count from one set to the global value, so there is nothing else to restore)."""
     depth = getattr(_depth, "n", 0)
     if depth == 0:
+        torch.get_num_threads()  # ATen's lazy per-thread init would reset MKL's count later (see below)
         mkl_local_threads(1)
     _depth.n = depth + 1
     try:
@@ -98,11 +99,18 @@ def single_threaded_mkl():
 
 
 _pool: ThreadPoolExecutor | None = None
+_in_band = threading.local()  # .active: this thread is running a band
 _pool_size = 0
 _pool_lock = threading.Lock()
 
 
 def _single_threaded_mkl() -> None:
+    """Pool-thread initializer. ATen initializes a thread's intra-op settings lazily, at its
+    first parallel operation, and that sets MKL's thread-local count to torch's thread count
+    (at::init_num_threads): measured, a band whose first ATen operation ran before its GEMM
+    then computed that GEMM with 8 threads, and other bits, in an 8-thread pool. So the lazy
+    initialization is done here first (torch.get_num_threads runs it), then MKL is set."""
+    torch.get_num_threads()
     mkl_local_threads(1)
 
 
@@ -122,19 +130,24 @@ def run_bands(fn: Callable[[object], None], bands: Iterable[object]) -> None:
 
     ``fn`` must write disjoint outputs and return nothing. Each call runs whole on one thread
     with single-threaded MKL, in the caller's grad and inference modes, so its result does not
-    depend on the pool's size. With one thread, or one band, it runs in the caller's thread.
+    depend on the pool's size. With one thread, or one band, it runs in the caller's thread;
+    so do bands that a band itself runs (a pool thread waiting on the pool could deadlock it).
     """
     bands = list(bands)
     size = torch.get_num_threads()
-    if size <= 1 or len(bands) <= 1:
-        for band in bands:
+    if size <= 1 or len(bands) <= 1 or getattr(_in_band, "active", False):
+        for band in bands:  # one thread, one band, or bands inside a band: here, in order
             fn(band)
         return
     inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
 
     def call(band):
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            fn(band)
+        _in_band.active = True
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                fn(band)
+        finally:
+            _in_band.active = False
 
     for future in [_executor(size).submit(call, band) for band in bands]:
         future.result()
