@@ -25,6 +25,7 @@ COMMANDS = {
     "bdrate": ("bench.tables", "BD-rate tables from result curves"),
     "plot": ("bench.plots", "rate-distortion plots"),
     "regress": ("bench.regress", "compare results against golden results"),
+    "metrics": ("bench.metrics.command", "add metric columns to results from their stored bitstreams"),
 }
 
 
