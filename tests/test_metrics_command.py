@@ -157,3 +157,13 @@ def test_parse_names_default_and_all():
     assert len(metrics.parse(["all"])) == len(metrics.REGISTRY)
     with pytest.raises(ValueError, match="sharpness"):
         metrics.parse(["sharpness"])
+
+
+def test_a_metric_without_its_package_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "piq" else real(name, *a))
+    with pytest.raises(ValueError, match=r"vif, iw-ssim need piq: pip install 'segpic-bench\[metrics\]'"):
+        metrics.parse(["vif", "iw-ssim", "vmaf"])
+    assert [m.name for m in metrics.parse(["vmaf"])] == ["vmaf"]

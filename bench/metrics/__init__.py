@@ -52,6 +52,7 @@ class Metric:
         function: ``(Pair) -> {column: value}``, imported on first use (``module:function``).
         bd: how ``bd_column`` becomes the BD quantity: ``"identity"``, ``"db"`` (-10 log10(1 - v),
             for MS-SSIM) or ``"negate"`` (NLPD, where lower is better).
+        requires: the modules of the ``metrics`` extra it imports.
     """
 
     name: str
@@ -63,6 +64,7 @@ class Metric:
     min_side: int
     function: str
     bd: str = "identity"
+    requires: Tuple[str, ...] = ()
 
     def compute(self, pair: Pair) -> Dict[str, float]:
         """``{column: value}`` for one image pair; NaN for every column when the image is smaller
@@ -90,12 +92,14 @@ REGISTRY: Dict[str, Metric] = {m.name: m for m in (
     Metric("psnr-yuv", "PSNR-YUV", ("psnr_y", "psnr_cb", "psnr_cr", "psnr_yuv"),
            ("psnr-y", "psnr-cb", "psnr-cr", "psnr-yuv"), "psnr_yuv", "dB", 1, "luma:psnr_yuv"),
     Metric("vmaf", "VMAF", ("vmaf",), ("vmaf",), "vmaf", "", 17, "vmaf:vmaf"),
-    Metric("vif", "VIFp", ("vif",), ("vif",), "vif", "", 41, "luma:vif"),
-    Metric("fsim", "FSIM", ("fsim",), ("fsim",), "fsim", "", 2, "rgb:fsim"),
-    Metric("nlpd", "NLPD", ("nlpd",), ("nlpd",), "nlpd", "", 96, "luma:nlpd", bd="negate"),
-    Metric("iw-ssim", "IW-SSIM", ("iw_ssim",), ("iw-ssim",), "iw_ssim", "", 161, "luma:iw_ssim"),
+    Metric("vif", "VIFp", ("vif",), ("vif",), "vif", "", 41, "luma:vif", requires=("piq",)),
+    Metric("fsim", "FSIM", ("fsim",), ("fsim",), "fsim", "", 2, "rgb:fsim", requires=("piq",)),
+    Metric("nlpd", "NLPD", ("nlpd",), ("nlpd",), "nlpd", "", 96, "luma:nlpd", bd="negate",
+           requires=("IQA_pytorch",)),
+    Metric("iw-ssim", "IW-SSIM", ("iw_ssim",), ("iw-ssim",), "iw_ssim", "", 161, "luma:iw_ssim",
+           requires=("piq",)),
     Metric("psnr-hvs-m", "PSNR-HVS-M", ("psnr_hvs_m",), ("psnr-hvs-m",), "psnr_hvs_m", "dB", 8,
-           "luma:psnr_hvs_m"),
+           "luma:psnr_hvs_m", requires=("psnr_hvsm",)),
 )}
 
 #: What ``bench run`` computes without ``--metrics``.
@@ -104,14 +108,22 @@ DEFAULT = ("psnr", "ms-ssim")
 
 def parse(names: Optional[Iterable[str]]) -> List[Metric]:
     """Metrics by name, in registry order; ``None`` gives :data:`DEFAULT`, ``all`` every one.
-    Raises ValueError naming an unknown one."""
+    Raises ValueError naming an unknown one, or one whose package (the ``metrics`` extra) is
+    not installed."""
     names = list(DEFAULT if names is None else names)
     if "all" in names:
-        return list(REGISTRY.values())
+        names = list(REGISTRY)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown metric {', '.join(unknown)} (choose from {', '.join(REGISTRY)}, all)")
-    return [m for m in REGISTRY.values() if m.name in names]
+    chosen = [m for m in REGISTRY.values() if m.name in names]
+    import importlib.util
+
+    lacking = sorted({module for m in chosen for module in m.requires if importlib.util.find_spec(module) is None})
+    if lacking:
+        raise ValueError(f"{', '.join(m.name for m in chosen if set(m.requires) & set(lacking))} need "
+                         f"{', '.join(lacking)}: pip install 'segpic-bench[metrics]'")
+    return chosen
 
 
 def columns_of(metrics: Iterable[Metric]) -> Tuple[str, ...]:
