@@ -24,9 +24,11 @@ definition, the implementation, its cross-check and its cost.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -72,8 +74,6 @@ class Metric:
         if self.undefined_reason(pair.shape):
             return {c: math.nan for c in self.columns}
         module, function = self.function.split(":")
-        import importlib
-
         values = getattr(importlib.import_module(f"{__name__}.{module}"), function)(pair)
         return {c: float(values[c]) for c in self.columns}
 
@@ -117,8 +117,6 @@ def parse(names: Optional[Iterable[str]]) -> List[Metric]:
     if unknown:
         raise ValueError(f"unknown metric {', '.join(unknown)} (choose from {', '.join(REGISTRY)}, all)")
     chosen = [m for m in REGISTRY.values() if m.name in names]
-    import importlib.util
-
     lacking = sorted({module for m in chosen for module in m.requires if importlib.util.find_spec(module) is None})
     if lacking:
         raise ValueError(f"{', '.join(m.name for m in chosen if set(m.requires) & set(lacking))} need "
