@@ -13,7 +13,8 @@ within 1e-6 (the shipped values are full float64 reprs; MS-SSIM is float32 arith
 does not is an error and nothing is written.  Then every registered metric beyond the default is
 computed by the same code as ``bench run --metrics`` / ``bench metrics`` (:mod:`bench.metrics`),
 and the rows are written to ``anchors/vtm17/kodak-metrics.csv``: ``image, quality``, the metric
-columns, and the largest PSNR-RGB / MS-SSIM differences found, per row.
+columns, and the PSNR-RGB / MS-SSIM differences found, per row (rows finished so far are kept in
+``kodak-metrics.csv.partial``; a stopped run resumes from there).
 :meth:`bench.curves.CurveLibrary.anchor` joins the file to ``kodak.csv`` by (image, quality).
 """
 from __future__ import annotations
@@ -80,23 +81,35 @@ def measure_row(args: Tuple[dict, Path, Path]) -> Dict[str, str]:
             "psnr_rgb_gap": f"{psnr_gap:.3g}", "ms_ssim_rgb_gap": f"{ms_ssim_gap:.3g}"}
 
 
-def build(shared: Path, kodak: Path, anchor: Path, jobs: int = 1) -> str:
-    """The text of the metrics file for the anchor rows in ``anchor`` (kodak.csv)."""
-    with open(anchor, newline="") as f:
-        rows = list(csv.DictReader(f))
-    bitstreams = shared / "anchors" / "vtm17" / SET / "bitstreams"
-    work = [(r, bitstreams, kodak) for r in rows]
-    if jobs == 1:
-        measured = [measure_row(w) for w in work]
-    else:
-        with ProcessPoolExecutor(jobs) as pool:
-            measured = list(pool.map(measure_row, work))
-    columns = ["image", "quality", *columns_of(REGISTRY[m] for m in METRICS), "psnr_rgb_gap", "ms_ssim_rgb_gap"]
+def _text(rows, columns) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(measured)
+    writer.writerows(rows)
     return buf.getvalue()
+
+
+def build(shared: Path, kodak: Path, anchor: Path, out: Path, jobs: int = 1) -> None:
+    """Measure the anchor rows in ``anchor`` (kodak.csv) and write the metrics file ``out``.
+
+    Rows are kept as they finish in ``<out>.partial`` (atomically), so a stopped run resumes
+    there; ``out`` is written, in kodak.csv's row order, once every row is measured."""
+    with open(anchor, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = ["image", "quality", *columns_of(REGISTRY[m] for m in METRICS), "psnr_rgb_gap", "ms_ssim_rgb_gap"]
+    partial = out.with_name(out.name + ".partial")
+    done: Dict[Tuple[str, str], dict] = {}
+    if partial.is_file():
+        with open(partial, newline="") as f:
+            done = {(r["image"], r["quality"]): r for r in csv.DictReader(f)}
+    bitstreams = shared / "anchors" / "vtm17" / SET / "bitstreams"
+    work = [(r, bitstreams, kodak) for r in rows if (r["image"], r["quality"]) not in done]
+    with ProcessPoolExecutor(jobs) as pool:
+        for measured in pool.map(measure_row, work):
+            done[(measured["image"], measured["quality"])] = measured
+            atomic_write(partial, _text(list(done.values()), columns))
+    atomic_write(out, _text([done[(r["image"], r["quality"])] for r in rows], columns))
+    partial.unlink()
 
 
 def main(argv=None) -> int:
@@ -115,11 +128,10 @@ def main(argv=None) -> int:
         return 2
     kodak = (args.data_root or Path(args.shared) / "data") / "kodak"
     try:
-        text = build(Path(args.shared), kodak, args.anchor, max(1, args.jobs))
+        build(Path(args.shared), kodak, args.anchor, args.out, max(1, args.jobs))
     except (AnchorMetricsError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    atomic_write(args.out, text)
     print(f"wrote {args.out}")
     return 0
 
