@@ -361,6 +361,14 @@ def main(args, executor: Optional[Executor] = None) -> int:
         return 1
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
           f"{table.path}{replaced}", file=sys.stderr)
+    recoded = {(t.image.name, t.codec.name, str(q)) for t in tasks for q in t.qualities}
+    wanted = quality_metrics.columns_of(quality_metrics.parse(metrics))
+    lacking = sum(1 for key, row in table.rows.items()
+                  if key[1] in build and key not in recoded and any(c not in row for c in wanted))
+    if lacking:
+        print(f"note: {lacking} rows already there lack some of {', '.join(metrics)}; they are not recoded: "
+              f"python -m bench metrics --dataset {args.dataset} --results {args.out} --label {args.label} "
+              f"--metrics {' '.join(metrics)} adds them from the stored streams", file=sys.stderr)
     executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
     window = getattr(executor, "window", 2 * args.jobs)
     try:

@@ -167,3 +167,13 @@ def test_a_metric_without_its_package_is_named(monkeypatch):
     with pytest.raises(ValueError, match=r"vif, iw-ssim need piq: pip install 'segpic-bench\[metrics\]'"):
         metrics.parse(["vif", "iw-ssim", "vmaf"])
     assert [m.name for m in metrics.parse(["vmaf"])] == ["vmaf"]
+
+
+def test_run_names_rows_that_lack_new_metrics(crops, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert _run(crops, out) == 0
+    capsys.readouterr()
+    assert _run(crops, out, "--metrics", "vmaf") == 0       # nothing to code: the rows exist
+    err = capsys.readouterr().err
+    assert "0 to code" in err and "note: 4 rows already there lack some of psnr, ms-ssim, vmaf" in err
+    assert "python -m bench metrics" in err
