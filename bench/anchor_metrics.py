@@ -81,6 +81,13 @@ def measure_row(args: Tuple[dict, Path, Path]) -> Dict[str, str]:
             "psnr_rgb_gap": f"{psnr_gap:.3g}", "ms_ssim_rgb_gap": f"{ms_ssim_gap:.3g}"}
 
 
+def _one_thread() -> None:
+    """A worker: one torch thread (the workers share the cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _text(rows, columns) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -104,7 +111,7 @@ def build(shared: Path, kodak: Path, anchor: Path, out: Path, jobs: int = 1) -> 
             done = {(r["image"], r["quality"]): r for r in csv.DictReader(f)}
     bitstreams = shared / "anchors" / "vtm17" / SET / "bitstreams"
     work = [(r, bitstreams, kodak) for r in rows if (r["image"], r["quality"]) not in done]
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_one_thread) as pool:
         for measured in pool.map(measure_row, work):
             done[(measured["image"], measured["quality"])] = measured
             atomic_write(partial, _text(list(done.values()), columns))
