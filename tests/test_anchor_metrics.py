@@ -26,16 +26,17 @@ def test_a_bitstream_reproduces_its_shipped_metrics(shared_dir, data_root):
     row = anchor[("kodim23.png", "42")]
     measured = anchor_metrics.measure_row(
         (row, shared_dir / "anchors" / "vtm17" / anchor_metrics.SET / "bitstreams", data_root / "kodak"))
-    assert measured["psnr_rgb_gap"] == "0" and measured["ms_ssim_rgb_gap"] == "0"   # bit-exact reconstruction
+    assert float(measured["psnr_rgb_gap"]) < 1e-14 and measured["ms_ssim_rgb_gap"] == "0"  # exact reconstruction
     for column, value in measured.items():
         if column not in ("image", "quality", "psnr_rgb_gap", "ms_ssim_rgb_gap"):
             # float32 metrics (VIF, FSIM, NLPD, IW-SSIM) may move in the last printed digit on another CPU
             assert float(value) == pytest.approx(float(shipped[("kodim23.png", "42")][column]), rel=1e-6), column
 
 
-def test_every_shipped_row_reproduced_the_anchor_exactly():
+def test_every_shipped_row_reproduced_the_anchor():
+    """MS-SSIM identical, PSNR-RGB to a few units in the last place of the float64 (summation order)."""
     for row in _rows(SHIPPED / "kodak-metrics.csv").values():
-        assert (row["psnr_rgb_gap"], row["ms_ssim_rgb_gap"]) == ("0", "0"), row["image"]
+        assert row["ms_ssim_rgb_gap"] == "0" and float(row["psnr_rgb_gap"]) < 1e-14, row["image"]
 
 
 def test_default_anchor_has_every_metric(tmp_path):
