@@ -379,8 +379,9 @@ def render_metrics(rows: List[MetricsRow], anchor: Curve, dataset: str, method: 
 COMPLEXITY_HEADERS = ("enc kMAC/px", "dec kMAC/px", "params (M)", "dec params (M)")
 COMPLEXITY_FILE = Path(__file__).resolve().parents[1] / "results" / "complexity.csv"
 COMPLEXITY_NOTE = ("kMAC per pixel of compress / decompress and parameter counts (all; those the decoder "
-                   "runs) of the learned architectures, from results/complexity.csv (python -m bench.perf.flops), "
-                   "at the --complexity-size; empty for other codecs.")
+                   "runs) of the learned architectures in their paper configurations, from results/complexity.csv "
+                   "(python -m bench.perf.flops), at the --complexity-size; for our curves of the default result "
+                   "set only (a named set, codec@set, may hold another configuration); empty for other codecs.")
 
 
 def load_complexity(path: Path, size: Tuple[int, int]) -> Dict[str, Dict[str, str]]:
@@ -401,10 +402,12 @@ def load_complexity(path: Path, size: Tuple[int, int]) -> Dict[str, Dict[str, st
 
 
 def _complexity_cells(curve: Curve, complexity: Optional[Dict[str, Dict[str, str]]]) -> List[str]:
-    """The complexity cells of a curve, found by its architecture: our codec name before any ``@set``."""
+    """The complexity cells of a curve: by its name, for our curves of the default result set
+    (``segpic``, not ``segpic@set``: a result set may hold another configuration, such as the
+    small training one, which the rows do not record)."""
     if complexity is None:
         return []
-    row = complexity.get(curve.name.split("@")[0]) if curve.kind == "ours" else None
+    row = complexity.get(curve.name) if curve.kind == "ours" else None
     if row is None:
         return [""] * len(COMPLEXITY_HEADERS)
     return [row["encoder_kmac_per_pixel"], row["decoder_kmac_per_pixel"],

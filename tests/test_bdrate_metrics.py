@@ -54,6 +54,7 @@ def setup(tmp_path):
     results = tmp_path / "results"
     write_rows(results / "kodak" / "default" / "per_image.csv", "jpeg", 0.8, ["vmaf", "vif", "nlpd"])
     write_rows(results / "kodak" / "b" / "per_image.csv", "segpic", 1.1, [])
+    write_rows(results / "kodak" / "learned.csv", "stf", 1.2, [])
     return anchors, results, tmp_path
 
 
@@ -110,14 +111,16 @@ def test_complexity_columns_come_from_the_complexity_file(capsys, setup):
     path = tmp_path / "complexity.csv"
     path.write_text("arch,width,height,encoder_kmac_per_pixel,decoder_kmac_per_pixel,encoder_gmac,decoder_gmac,"
                     "parameters,encoder_parameters,decoder_parameters,torch\n"
-                    "segpic,768,512,420.00,473.00,165.0,186.0,84300000,50000000,40000000,2.14\n")
+                    "stf,768,512,420.00,473.00,165.0,186.0,84300000,50000000,40000000,2.14\n"
+                    "segpic,768,512,1.00,1.00,1.0,1.0,1,1,1,2.14\n")
     rc, out, err = run(capsys, setup, "--metric", "all", "--format", "csv", "--complexity",
                        "--complexity-file", str(path))
     assert rc == 0, err
     rows = {r["name"]: r for r in csv.DictReader(out.splitlines())}
-    assert (rows["segpic@b"]["enc kMAC/px"], rows["segpic@b"]["dec kMAC/px"]) == ("420.00", "473.00")
-    assert (rows["segpic@b"]["params (M)"], rows["segpic@b"]["dec params (M)"]) == ("84.30", "40.00")
+    assert (rows["stf"]["enc kMAC/px"], rows["stf"]["dec kMAC/px"]) == ("420.00", "473.00")
+    assert (rows["stf"]["params (M)"], rows["stf"]["dec params (M)"]) == ("84.30", "40.00")
     assert rows["jpeg"]["dec kMAC/px"] == ""
+    assert rows["segpic@b"]["dec kMAC/px"] == ""     # a named result set: its configuration is unknown
     rc, out, err = run(capsys, setup, "--metric", "psnr", "--complexity", "--complexity-file", str(path),
                        "--complexity-size", "1024x768")
     assert rc == 2 and err.count("\n") == 1 and "no row at 1024x768" in err
