@@ -381,7 +381,8 @@ COMPLEXITY_FILE = Path(__file__).resolve().parents[1] / "results" / "complexity.
 COMPLEXITY_NOTE = ("kMAC per pixel of compress / decompress and parameter counts (all; those the decoder "
                    "runs) of the learned architectures in their paper configurations, from results/complexity.csv "
                    "(python -m bench.perf.flops), at the --complexity-size; for our curves of the default result "
-                   "set only (a named set, codec@set, may hold another configuration); empty for other codecs.")
+                   "set (a named set, codec@set, may hold another configuration) and the published <arch>-paper "
+                   "curves; empty for other codecs.")
 
 
 def load_complexity(path: Path, size: Tuple[int, int]) -> Dict[str, Dict[str, str]]:
@@ -404,10 +405,13 @@ def load_complexity(path: Path, size: Tuple[int, int]) -> Dict[str, Dict[str, st
 def _complexity_cells(curve: Curve, complexity: Optional[Dict[str, Dict[str, str]]]) -> List[str]:
     """The complexity cells of a curve: by its name, for our curves of the default result set
     (``segpic``, not ``segpic@set``: a result set may hold another configuration, such as the
-    small training one, which the rows do not record)."""
+    small training one, which the rows do not record) and the published paper curves of the
+    architectures (``segpic-paper``: the paper configuration itself)."""
     if complexity is None:
         return []
-    row = complexity.get(curve.name) if curve.kind == "ours" else None
+    paper = curve.kind == "published" and curve.name.endswith("-paper")
+    row = complexity.get(curve.name[:-len("-paper")] if paper else curve.name) \
+        if curve.kind == "ours" or paper else None
     if row is None:
         return [""] * len(COMPLEXITY_HEADERS)
     return [row["encoder_kmac_per_pixel"], row["decoder_kmac_per_pixel"],

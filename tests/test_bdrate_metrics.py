@@ -121,6 +121,22 @@ def test_complexity_columns_come_from_the_complexity_file(capsys, setup):
     assert (rows["stf"]["params (M)"], rows["stf"]["dec params (M)"]) == ("84.30", "40.00")
     assert rows["jpeg"]["dec kMAC/px"] == ""
     assert rows["segpic@b"]["dec kMAC/px"] == ""     # a named result set: its configuration is unknown
+
+
+def test_complexity_of_the_published_paper_curves(capsys, setup):
+    anchors, _, tmp_path = setup
+    (anchors / "published" / "p.csv").write_text(
+        "codec,dataset,point,bpp,psnr_rgb,ms_ssim_rgb,source\n" + "".join(
+            f"stf-paper,kodak,{q},{0.1 * 2 ** q * 0.9},{28 + 3 * q},,paper\n" for q in QUALITIES))
+    path = tmp_path / "complexity.csv"
+    path.write_text("arch,width,height,encoder_kmac_per_pixel,decoder_kmac_per_pixel,encoder_gmac,decoder_gmac,"
+                    "parameters,encoder_parameters,decoder_parameters,torch\n"
+                    "stf,768,512,320.06,411.49,125.853,161.805,99855639,81462042,88550877,2.14\n")
+    rc, out, err = run(capsys, setup, "--format", "csv", "--complexity", "--complexity-file", str(path))
+    assert rc == 0, err
+    rows = {r["name"]: r for r in csv.DictReader(out.splitlines())}
+    assert float(rows["stf-paper"]["BD-rate (%)"]) == pytest.approx(-10.0, abs=1e-9)
+    assert (rows["stf-paper"]["dec kMAC/px"], rows["stf-paper"]["params (M)"]) == ("411.49", "99.86")
     rc, out, err = run(capsys, setup, "--metric", "psnr", "--complexity", "--complexity-file", str(path),
                        "--complexity-size", "1024x768")
     assert rc == 2 and err.count("\n") == 1 and "no row at 1024x768" in err
