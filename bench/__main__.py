@@ -26,6 +26,7 @@ COMMANDS = {
     "plot": ("bench.plots", "rate-distortion plots"),
     "regress": ("bench.regress", "compare results against golden results"),
     "report": ("bench.report", "one self-contained HTML page: BD-rate tables, RD curves, decoded images"),
+    "metrics": ("bench.metrics.command", "add metric columns to results from their stored bitstreams"),
 }
 
 

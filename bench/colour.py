@@ -32,14 +32,20 @@ def _round_clip(x: np.ndarray, maxval: int) -> np.ndarray:
     return np.clip(np.round(x), 0, maxval).astype(dtype)
 
 
-def rgb_to_ycbcr(rgb: np.ndarray, bits: int = 8) -> np.ndarray:
-    """8-bit RGB (H, W, 3) -> planar YCbCr (3, H, W), uint8 for 8 bits else uint16."""
-    maxval = (1 << bits) - 1
+def rgb_planes_float(rgb: np.ndarray) -> np.ndarray:
+    """8-bit RGB (H, W, 3) -> planar float64 YCbCr (3, H, W) in [0, 1], not rounded (the
+    formulas above; the quality metrics take Y, Cb and Cr from here)."""
     r, g, b = (rgb[..., c].astype(np.float64) / 255.0 for c in range(3))
     y = KR * r + KG * g + KB * b
     cb = 0.5 * (b - y) / (1.0 - KB) + 0.5
     cr = 0.5 * (r - y) / (1.0 - KR) + 0.5
-    return _round_clip(np.stack([y, cb, cr]) * maxval, maxval)
+    return np.stack([y, cb, cr])
+
+
+def rgb_to_ycbcr(rgb: np.ndarray, bits: int = 8) -> np.ndarray:
+    """8-bit RGB (H, W, 3) -> planar YCbCr (3, H, W), uint8 for 8 bits else uint16."""
+    maxval = (1 << bits) - 1
+    return _round_clip(rgb_planes_float(rgb) * maxval, maxval)
 
 
 def ycbcr_to_rgb(ycc: np.ndarray, bits: int = 8) -> np.ndarray:

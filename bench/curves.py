@@ -19,6 +19,9 @@ Per-image rows become a curve the way every paper in the field does it: per qual
 of per-image bpp and the mean of per-image metrics (MS-SSIM in dB is taken of the mean MS-SSIM),
 through :func:`bench.results.curve_points`, the same code ``bench run`` uses.
 
+Curves also carry every other metric their rows have (:mod:`bench.metrics`: VMAF, VIF, ...,
+``Curve.values``); ``Curve.points(metric)`` and ``image_table(metric)`` take any registered name.
+
 Every file is checked as it is read: a bpp that is missing, not finite or not positive, an
 infinite metric, or an MS-SSIM outside [0, 1] is refused with one line naming the file and
 row.  A metric missing at some points of a curve (per-image: at some image of a quality) makes
@@ -34,15 +37,21 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UserError
+from bench.metrics import REGISTRY, bd_values
 from bench.published import CURVE_COLUMNS, LABELS as PUBLISHED_LABELS
-from bench.results import curve_points, incomplete_notes
+from bench.results import METRIC_COLUMNS, curve_points, incomplete_notes
 
 DATASETS = ("kodak", "clic2020-pro-valid", "tecnick-100")
 PER_IMAGE_COLUMNS = ("dataset", "image", "width", "height", "codec", "codec_version", "quality",
                      "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s",
                      "decode_s")
-# metric option -> (axis name, unit)
+# metric option -> (axis name, unit): the metrics every kind of curve has (published ones too),
+# which plots and the golden regression use.
 METRICS = {"psnr": ("PSNR-RGB", "dB"), "ms-ssim": ("MS-SSIM-RGB", "dB")}
+# Every registered metric -> (axis name, unit of its BD quantity): what ``bench bdrate --metric`` takes.
+ALL_METRICS = {name: (m.label if m.bd != "negate" else f"-{m.label}", m.unit) for name, m in REGISTRY.items()}
+# The metric columns a curve reads besides bpp: the BD column of every registered metric.
+_VALUE_COLUMNS = tuple(dict.fromkeys(m.bd_column for m in REGISTRY.values()))
 
 # Named anchors: display label, and how to make one where none is shipped.
 ANCHORS = {
@@ -85,6 +94,8 @@ class Curve:
             the file (``image, quality, bpp, psnr_rgb, ms_ssim_rgb, bytes, codec_version`` ...;
             ``image`` without its file extension); None otherwise.
         notes: caveats found while loading (``incomplete`` ...).
+        values: per point, every metric column the curve has (``psnr_rgb``, ``vmaf`` ...; the
+            BD column of each registered metric), NaN where a point lacks it.
     """
 
     name: str
@@ -98,11 +109,20 @@ class Curve:
     path: str
     per_image: Optional[pd.DataFrame] = None
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    values: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.values = {"psnr_rgb": self.psnr_rgb, "ms_ssim_rgb": self.ms_ssim_rgb, **self.values}
+
+    def column(self, metric: str) -> np.ndarray:
+        """The stored values of ``metric``'s BD column per point (NaN where absent)."""
+        _check(metric)
+        return self.values.get(REGISTRY[metric].bd_column, np.full(self.bpp.shape, np.nan))
 
     def points(self, metric: str = "psnr") -> Tuple[np.ndarray, np.ndarray]:
-        """(bpp, metric) over the points that have the metric; PSNR in dB, MS-SSIM in dB
-        (-10 log10(1 - MS-SSIM))."""
-        values = to_metric(self.psnr_rgb if metric == "psnr" else self.ms_ssim_rgb, metric)
+        """(bpp, metric) over the points that have the metric, as BD-rate integrates it
+        (:func:`to_metric`: PSNR in dB, MS-SSIM in dB (-10 log10(1 - MS-SSIM)), -NLPD, others as stored)."""
+        values = to_metric(self.column(metric), metric)
         keep = np.isfinite(values)
         return self.bpp[keep], values[keep]
 
@@ -116,10 +136,13 @@ class Curve:
 
         Only images present at every quality are kept, qualities in ascending order.  The
         metric matrix holds PSNR in dB, or MS-SSIM in [0, 1] for ``ms-ssim`` (so that means over
-        images match the curve; ``to_metric`` converts to dB)."""
+        images match the curve; ``to_metric`` converts to dB); other metrics as stored."""
         if self.per_image is None:
             raise CurveError(f"{self.label} on {self.dataset} has no per-image results")
-        column = "psnr_rgb" if metric == "psnr" else "ms_ssim_rgb"
+        _check(metric)
+        column = REGISTRY[metric].bd_column
+        if column not in self.per_image:
+            raise CurveError(f"{self.label} on {self.dataset} has no per-image {REGISTRY[metric].label}")
         bpp = self.per_image.pivot(index="image", columns="quality", values="bpp").dropna()
         values = self.per_image.pivot(index="image", columns="quality", values=column)
         values = values.loc[bpp.index].dropna()
@@ -127,16 +150,17 @@ class Curve:
         return list(bpp.index), bpp.to_numpy(np.float64), values.to_numpy(np.float64)
 
 
+def _check(metric: str) -> None:
+    if metric not in REGISTRY:
+        raise CurveError(f"unknown metric {metric!r} (choose from {', '.join(REGISTRY)})")
+
+
 def to_metric(values: np.ndarray, metric: str) -> np.ndarray:
-    """The BD metric from the stored one: PSNR-RGB (dB) as is, MS-SSIM-RGB (in [0, 1]) in dB,
-    -10 log10(1 - MS-SSIM)."""
-    values = np.asarray(values, dtype=np.float64)
-    if metric == "psnr":
-        return values
-    if metric == "ms-ssim":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return -10.0 * np.log10(1.0 - values)
-    raise CurveError(f"unknown metric {metric!r} (choose from {', '.join(METRICS)})")
+    """The BD metric from the stored one (:func:`bench.metrics.bd_values`): PSNR-RGB (dB) as is,
+    MS-SSIM-RGB (in [0, 1]) in dB, -10 log10(1 - MS-SSIM), NLPD negated (lower is better), the
+    others as stored."""
+    _check(metric)
+    return bd_values(values, metric)
 
 
 def read_curve_file(path: Path, kind: str = "published") -> List[Curve]:
@@ -161,7 +185,7 @@ def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
     """``table`` with bpp, psnr_rgb and ms_ssim_rgb as floats (NaN where a metric is absent),
     each value checked (see the module's docstring)."""
     table = table.copy()
-    for column in ("bpp", "psnr_rgb", "ms_ssim_rgb"):
+    for column in ("bpp", "psnr_rgb", "ms_ssim_rgb") + tuple(c for c in _VALUE_COLUMNS if c in table):
         if column not in table:
             table[column] = np.nan
         try:
@@ -182,6 +206,24 @@ def _numeric(table: pd.DataFrame, path) -> pd.DataFrame:
             raise CurveError(f"{path}, line {row + 2}: {column} is {table[column].iloc[row]}; it must be "
                              f"{must}" + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else ""))
     return table
+
+
+def _join_metrics(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Per-image rows with the metric columns of ``path`` (``image, quality, <columns>``) added by
+    (image, quality); every row must find exactly one match, or CurveError."""
+    extra = _read_table(path)
+    columns = [c for c in extra.columns if c in _VALUE_COLUMNS or c in METRIC_COLUMNS]
+    if not {"image", "quality"} <= set(extra.columns) or not columns:
+        raise CurveError(f"{path} must have columns image, quality and metric columns")
+    if extra.duplicated(["image", "quality"]).any():
+        raise CurveError(f"{path} repeats an (image, quality)")
+    keys = table[["image", "quality"]].astype(str)
+    found = extra[["image", "quality", *columns]].astype({"image": str, "quality": str})
+    joined = keys.merge(found, on=["image", "quality"], how="left", validate="one_to_one")
+    if joined[columns].isna().all(axis=1).any():
+        lacking = joined[joined[columns].isna().all(axis=1)].iloc[0]
+        raise CurveError(f"{path} has no row for {lacking['image']} quality {lacking['quality']}")
+    return pd.concat([table.drop(columns=[c for c in columns if c in table]), joined[columns]], axis=1)
 
 
 def _label(name: str, kind: str) -> str:
@@ -215,8 +257,10 @@ def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
     table = table.drop_duplicates(["dataset", "codec", "image", "quality"], keep="last")
     curves = []
     for (codec, dataset), rows in table.groupby(["codec", "dataset"], sort=True):
+        columns = ("psnr_rgb", "ms_ssim_rgb") + tuple(
+            c for c in _VALUE_COLUMNS if c in rows and c not in ("psnr_rgb", "ms_ssim_rgb") and rows[c].notna().any())
         per_image = rows.reset_index(drop=True)
-        points = sorted(curve_points(per_image.to_dict("records"), ("bpp", "psnr_rgb", "ms_ssim_rgb")),
+        points = sorted(curve_points(per_image.to_dict("records"), ("bpp",) + columns),
                         key=lambda p: p["bpp"])
         notes = []
         if len({p["images"] for p in points}) > 1:
@@ -230,7 +274,8 @@ def _per_image_curves(table: pd.DataFrame, kind: str, path: str) -> List[Curve]:
             name=str(codec), label=_label(str(codec), kind), dataset=str(dataset), kind=kind,
             bpp=np.array([p["bpp"] for p in points]), psnr_rgb=np.array([p["psnr_rgb"] for p in points]),
             ms_ssim_rgb=np.array([p["ms_ssim_rgb"] for p in points]), source=source, path=path,
-            per_image=per_image, notes=tuple(notes)))
+            per_image=per_image, notes=tuple(notes),
+            values={c: np.array([p[c] for p in points]) for c in columns}))
     return curves
 
 
@@ -291,13 +336,21 @@ class CurveLibrary:
         return curves
 
     def anchor(self, name: str) -> Curve:
-        """The named anchor (``vtm17``) for this dataset: ``anchors/<name>/<dataset>.csv``."""
+        """The named anchor (``vtm17``) for this dataset: ``anchors/<name>/<dataset>.csv``, with the
+        metric columns of ``anchors/<name>/<dataset>-metrics.csv`` joined by (image, quality)
+        where that file exists (:mod:`bench.anchor_metrics`)."""
         path = self.anchors / name / f"{self.dataset}.csv"
         if not path.is_file():
             hint = ANCHORS.get(name, ("", "pass a curve file with --anchor FILE"))[1]
             raise CurveError(f"no {name} anchor for {self.dataset} ({path} is missing): "
                              + hint.format(dataset=self.dataset))
-        curves = [c for c in read_curve_file(path, kind="anchor") if c.dataset == self.dataset]
+        extra = self.anchors / name / f"{self.dataset}-metrics.csv"
+        if extra.is_file():
+            table = _join_metrics(_read_table(path), extra)
+            curves = [c for c in _per_image_curves(_numeric(table, path), "anchor", f"{path} + {extra}")
+                      if c.dataset == self.dataset]
+        else:
+            curves = [c for c in read_curve_file(path, kind="anchor") if c.dataset == self.dataset]
         if len(curves) != 1:
             raise CurveError(f"{path} should hold one curve for {self.dataset}, "
                              f"holds {len(curves)}")

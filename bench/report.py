@@ -5,7 +5,7 @@
         [--bpp 0.5] [--images NAME ...] [--crop 256] [--reencode] [--anchor-streams DIR]
         [--checkpoint NAME=PATH[,PATH...]] [--bootstrap 1000] [--seed 0]
 
-For every metric that the curve library knows (:data:`bench.curves.METRICS`) and that both the
+For every metric that the curve library knows (:data:`bench.curves.ALL_METRICS`) and that both the
 anchor and our results carry: the BD-rate table (:func:`bench.tables.build_rows`, per-image
 spread and bootstrap interval included, as ``bench bdrate --per-image`` prints it), the RD
 curves (:func:`bench.plots.rd_figure`, as ``bench plot`` draws them) and the per-image BD-rates
@@ -48,7 +48,7 @@ import numpy as np
 
 from bench import datasets
 from bench.bdrate import METHODS
-from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary
+from bench.curves import ALL_METRICS as METRICS, DATASETS, Curve, CurveError, CurveLibrary
 from bench.errors import UserError
 from bench.results import atomic_write, stream_dir
 

@@ -10,6 +10,9 @@ are in the repository's ``results/``)::
 Columns (DESIGN.md): ``dataset, image, width, height, codec, codec_version, quality,
 bytes, bpp, psnr_rgb, ms_ssim_rgb, ms_ssim_db, encode_s, decode_s, checkpoint_sha, device``.
 bpp = bytes x 8 / (width x height); PSNR and MS-SSIM dB in dB; seconds of wall clock.
+After these come the columns of the metrics chosen beyond the default (``bench run --metrics``,
+``bench metrics``; :data:`METRIC_COLUMNS`, in the registry's order), each present in the file
+once any row has it; a row that lacks a value there holds an empty cell, read as NaN.
 ``checkpoint_sha`` is empty for codecs without a checkpoint; ``machine`` says where the row
 was measured (:func:`bench.provenance.describe`: CPU, ISA level in use, threads, torch and
 MKL versions); ``device`` is the kind of device a learned codec ran on, ``cpu`` or
@@ -33,15 +36,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
+from .metrics import REGISTRY
+
 COLUMNS = (
     "dataset", "image", "width", "height", "codec", "codec_version", "quality", "bytes", "bpp",
     "psnr_rgb", "ms_ssim_rgb", "ms_ssim_db", "encode_s", "decode_s", "checkpoint_sha", "machine", "device",
 )
+#: Optional metric columns (every registered metric's beyond those in COLUMNS) -> JSON key.
+METRIC_COLUMNS = {c: k for m in REGISTRY.values() for c, k in zip(m.columns, m.json_keys) if c not in COLUMNS}
 #: Columns that result files written before they existed lack, and the value they read as
 #: (rows were all coded on the CPU before ``device`` existed).
 _LATER_COLUMNS = {"machine": "", "device": "cpu"}
 #: Decimal places written for each float column.
-_DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5}
+_DECIMALS = {"bpp": 6, "psnr_rgb": 6, "ms_ssim_rgb": 8, "ms_ssim_db": 6, "encode_s": 5, "decode_s": 5,
+             "vif": 8, "fsim": 8, "nlpd": 8, "iw_ssim": 8}
 #: CSV column -> key in CompressAI's results JSON.
 _JSON_KEYS = {
     "bpp": "bpp", "psnr_rgb": "psnr-rgb", "ms_ssim_rgb": "ms-ssim-rgb", "ms_ssim_db": "ms-ssim-rgb-db",
@@ -94,7 +102,13 @@ def _quality_order(quality: str):
 
 
 #: Metric columns -> the name a note gives them.
-METRIC_NAMES = {"psnr_rgb": "PSNR-RGB", "ms_ssim_rgb": "MS-SSIM-RGB"}
+METRIC_NAMES = {"psnr_rgb": "PSNR-RGB", "ms_ssim_rgb": "MS-SSIM-RGB",
+                **{m.bd_column: m.label for m in REGISTRY.values()}}
+
+
+def to_float(value) -> float:
+    """A cell as a float: an empty one (a metric not computed for that row) is NaN."""
+    return math.nan if value is None or value == "" else float(value)
 
 
 def curve_points(rows: Iterable[Mapping], columns: Sequence[str]) -> List[dict]:
@@ -110,7 +124,7 @@ def curve_points(rows: Iterable[Mapping], columns: Sequence[str]) -> List[dict]:
         group = groups[quality]
         point = {"quality": quality, "images": len(group), "missing": {}}
         for column in columns:
-            values = [float(r[column]) for r in group]
+            values = [to_float(r.get(column)) for r in group]
             lacking = sum(math.isnan(v) for v in values)
             point[column] = math.nan if lacking else math.fsum(values) / len(values)
             if lacking:
@@ -135,7 +149,8 @@ def incomplete_notes(points: Sequence[dict], columns: Sequence[str] = tuple(METR
 class ResultTable:
     """The per-image rows of one result set, keyed by (image, codec, quality).
 
-    Rows are kept as ``{column: text}`` dicts exactly as written in the CSV.
+    Rows are kept as ``{column: text}`` dicts exactly as written in the CSV: the
+    :data:`COLUMNS`, and those :data:`METRIC_COLUMNS` that the row has.
     """
 
     def __init__(self, path: Path):
@@ -149,7 +164,9 @@ class ResultTable:
                     for c, value in _LATER_COLUMNS.items():
                         row.setdefault(c, value)
                     if all(row.get(c) is not None for c in COLUMNS):
-                        self.rows[self.key(row)] = {c: row[c] for c in COLUMNS}
+                        kept = {c: row[c] for c in COLUMNS}
+                        kept.update({c: row[c] for c in METRIC_COLUMNS if row.get(c) not in (None, "")})
+                        self.rows[self.key(row)] = kept
 
     @staticmethod
     def key(row) -> Key:
@@ -162,14 +179,25 @@ class ResultTable:
         return len(self.rows)
 
     def add(self, row: dict) -> None:
-        """Add (or replace) one row given as ``{column: value}``."""
+        """Add (or replace) one row given as ``{column: value}`` (metric columns it lacks stay empty)."""
         text = {c: format_value(c, row.get(c)) for c in COLUMNS}
+        text.update({c: format_value(c, row[c]) for c in METRIC_COLUMNS if row.get(c) is not None})
         self.rows[self.key(text)] = text
+
+    def set_metrics(self, key: Key, values: Mapping[str, float]) -> None:
+        """Set metric columns of the row at ``key`` (``{column: value}``, e.g. from ``bench metrics``)."""
+        self.rows[key].update({c: format_value(c, v) for c, v in values.items()})
+
+    def metric_columns(self) -> List[str]:
+        """The optional metric columns some row has, in the registry's order."""
+        present = {c for row in self.rows.values() for c in row}
+        return [c for c in METRIC_COLUMNS if c in present]
 
     def save(self) -> None:
         """Rewrite the CSV atomically, rows sorted by codec, quality and image."""
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS + tuple(self.metric_columns()), restval="",
+                                lineterminator="\n")
         writer.writeheader()
         order = sorted(self.rows, key=lambda k: (k[1], _quality_order(k[2]), k[0]))
         writer.writerows(self.rows[k] for k in order)
@@ -182,7 +210,8 @@ class ResultTable:
         """Per quality (ascending): mean of each per-image value and the image count
         (:func:`curve_points`), and the codec version of its first row."""
         rows = [row for (_, c, _), row in self.rows.items() if c == codec]
-        points = curve_points(rows, tuple(_JSON_KEYS))
+        columns = tuple(_JSON_KEYS) + tuple(c for c in self.metric_columns() if any(c in r for r in rows))
+        points = curve_points(rows, columns)
         for point in points:
             point["codec_version"] = next(r["codec_version"] for r in rows if r["quality"] == point["quality"])
         return points
@@ -199,7 +228,8 @@ class ResultTable:
         counts = sorted({p["images"] for p in points})
         notes = "".join(f"; {n}" for n in incomplete_notes(points))
         results: Dict[str, list] = {"quality": [_number(p["quality"]) for p in points]}
-        for column, key in _JSON_KEYS.items():
+        keys = {**_JSON_KEYS, **{c: k for c, k in METRIC_COLUMNS.items() if points and c in points[0]}}
+        for column, key in keys.items():
             results[key] = [p[column] if math.isfinite(p[column]) else None for p in points]
         document = {
             "name": codec,

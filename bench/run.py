@@ -5,7 +5,8 @@ any ``concurrent.futures.Executor``: in this process for ``--jobs 1``, a local p
 pool otherwise, a Dask cluster for ``--cluster`` (:mod:`bench.cluster`); another
 engine's executor can be passed to :func:`main` or :func:`execute` instead.  For each
 quality a task writes the bitstream file, decodes it from that file in a separate timed
-call, and measures the decoded RGB against the original.  Finished rows are saved
+call, and measures the decoded RGB against the original (PSNR-RGB and MS-SSIM-RGB, and the
+metrics added with ``--metrics``: :mod:`bench.metrics`).  Finished rows are saved
 atomically every few seconds and at the end, so a run that is killed and started again
 only computes what the results file lacks (or holds from another codec version or kind
 of device).
@@ -31,7 +32,7 @@ from .codecs.vtm import ANCHOR_INPUT_BITS
 from .errors import UserError
 from .images import ImageReadError, load_rgb
 from .lifeline import die_with_parent
-from .metrics import measure
+from . import metrics as quality_metrics
 from .provenance import describe
 from .results import ResultTable, format_value, result_dir, stream_dir
 
@@ -46,6 +47,7 @@ class Task:
     qualities: tuple
     streams: Path
     max_pixels: int = MAX_PIXELS
+    metrics: tuple = quality_metrics.DEFAULT
 
 
 @dataclass
@@ -77,6 +79,7 @@ def code_image(task: Task) -> TaskResult:
     rgb = loaded.rgb
     height, width = rgb.shape[:2]
     codec = task.codec
+    chosen = quality_metrics.parse(task.metrics)
     for quality in task.qualities:
         path = stream_path(task.streams, codec, quality, task.image)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,18 +91,16 @@ def code_image(task: Task) -> TaskResult:
             start = time.perf_counter()
             decoded = codec.decode(path)
             decode_s = time.perf_counter() - start
-            metrics = measure(rgb, decoded)
+            values, notes = quality_metrics.compute(rgb, decoded, chosen)
         except Exception as err:  # a codec failing on one input must not stop the run
             result.errors.append(f"{codec.name} q={quality} failed on {task.image.name}: {type(err).__name__}: {err}")
             continue
-        if metrics.note:
-            result.notes.append(f"{task.image.name}: {metrics.note}")
+        result.notes += [f"{task.image.name}: {note}" for note in notes]
         size = path.stat().st_size
         result.rows.append(
             dict(
                 dataset=task.dataset, image=task.image.name, width=width, height=height, codec=codec.name,
-                quality=quality, bytes=size, bpp=size * 8.0 / (width * height),
-                psnr_rgb=metrics.psnr_rgb, ms_ssim_rgb=metrics.ms_ssim_rgb, ms_ssim_db=metrics.ms_ssim_db,
+                quality=quality, bytes=size, bpp=size * 8.0 / (width * height), **values,
                 encode_s=encode_s, decode_s=decode_s, machine=describe(), **codec.identity(quality),
             )
         )
@@ -147,14 +148,15 @@ def make_executor(jobs: int, threads: int) -> Executor:
 
 
 def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: ResultTable, streams: Path,
-         build: Dict[str, Codec], max_pixels: int = MAX_PIXELS) -> List[Task]:
+         build: Dict[str, Codec], max_pixels: int = MAX_PIXELS, metrics: tuple = quality_metrics.DEFAULT) -> List[Task]:
     """The tasks still to do: (image, codec, quality) keys missing from ``table``, or
     recorded there by something else (:meth:`Codec.identity`: another codec version, e.g. after
     a library upgrade, or another checkpoint); those rows are replaced when recoded.
 
     Codecs that can code all qualities of an image in one task get one task per image
     (the image is read once); codecs with a model per quality get one task per
-    (quality, image), quality-major, so that a worker keeps one model loaded.
+    (quality, image), quality-major, so that a worker keeps one model loaded.  Rows already
+    done are not recoded for the ``metrics`` they lack: ``bench metrics`` adds those from the streams.
     """
     tasks = []
     for name, qualities in codecs.items():
@@ -167,9 +169,9 @@ def plan(dataset: str, images: Sequence[Path], codecs: Dict[str, tuple], table: 
 
         missing = {img: tuple(q for q in qualities if not done(img, q)) for img in images}
         if codec.group_qualities:
-            tasks += [Task(dataset, img, codec, qs, streams, max_pixels) for img, qs in missing.items() if qs]
+            tasks += [Task(dataset, img, codec, qs, streams, max_pixels, metrics) for img, qs in missing.items() if qs]
         else:
-            tasks += [Task(dataset, img, codec, (q,), streams, max_pixels)
+            tasks += [Task(dataset, img, codec, (q,), streams, max_pixels, metrics)
                       for q in qualities for img in images if q in missing[img]]
     return tasks
 
@@ -300,6 +302,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
                         help=f"skip images larger than N pixels, read from the header before decoding "
                              f"(default: {MAX_PIXELS:,}, segpic.limits.MAX_PIXELS, the codec's own limit)")
+    parser.add_argument("--metrics", nargs="+", metavar="METRIC",
+                        help=f"quality metrics besides {' and '.join(quality_metrics.DEFAULT)} (always computed): "
+                             f"{', '.join(quality_metrics.REGISTRY)}, or all (README: Metrics)")
     vvc = parser.add_argument_group("VVC codecs")
     vvc.add_argument("--vtm-dir", help="vtm: VTM tree with bin/EncoderAppStatic, bin/DecoderAppStatic (default: $VTM_DIR)")
     vvc.add_argument("--vtm-cfg", help="vtm: encoder config (default: <vtm-dir>/cfg/encoder_intra_vtm.cfg)")
@@ -320,6 +325,10 @@ def main(args, executor: Optional[Executor] = None) -> int:
         raise UserError("--max-pixels must be at least 1")
     if not args.label or any(c in args.label for c in "/\\") or args.label.startswith("."):
         raise UserError(f"--label '{args.label}': use a plain name without slashes")
+    try:
+        metrics = tuple(m.name for m in quality_metrics.parse(quality_metrics.DEFAULT + tuple(args.metrics or ())))
+    except ValueError as err:
+        raise UserError(f"--metrics: {err}") from None
     root = datasets.data_root(args.data_root)
     dataset, images = datasets.resolve(args.dataset, root)
     checkpoints = parse_checkpoints(args.checkpoint)
@@ -334,7 +343,7 @@ def main(args, executor: Optional[Executor] = None) -> int:
     out = Path(args.out)
     table = ResultTable(result_dir(out, dataset, args.label) / "per_image.csv")
     tasks = plan(dataset, images, qualities, table, stream_dir(out, dataset, args.label), build,
-                 args.max_pixels)
+                 args.max_pixels, metrics)
     todo = sum(len(t.qualities) for t in tasks)
     done_before = sum(len(qs) for qs in qualities.values()) * len(images) - todo
     stale = sum((t.image.name, t.codec.name, str(q)) in table for t in tasks for q in t.qualities)
@@ -352,6 +361,14 @@ def main(args, executor: Optional[Executor] = None) -> int:
         return 1
     print(f"{dataset}: {len(images)} images x {len(build)} codecs; {todo} to code, {done_before} already in "
           f"{table.path}{replaced}", file=sys.stderr)
+    recoded = {(t.image.name, t.codec.name, str(q)) for t in tasks for q in t.qualities}
+    wanted = quality_metrics.columns_of(quality_metrics.parse(metrics))
+    lacking = sum(1 for key, row in table.rows.items()
+                  if key[1] in build and key not in recoded and any(c not in row for c in wanted))
+    if lacking:
+        print(f"note: {lacking} rows already there lack some of {', '.join(metrics)}; they are not recoded: "
+              f"python -m bench metrics --dataset {args.dataset} --results {args.out} --label {args.label} "
+              f"--metrics {' '.join(metrics)} adds them from the stored streams", file=sys.stderr)
     executor = executor or make_executor(args.jobs, args.threads or default_threads(args.jobs))
     window = getattr(executor, "window", 2 * args.jobs)
     try:

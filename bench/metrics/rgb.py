@@ -1,4 +1,5 @@
-"""Distortion metrics on 8-bit RGB images, computed as the learned-compression papers do.
+"""Metrics on the 8-bit RGB images: PSNR-RGB and MS-SSIM-RGB as the learned-compression papers
+compute them, and FSIM.
 
 * PSNR-RGB: ``10 log10(255^2 / MSE)`` with the MSE over all pixels and the three channels
   of the 8-bit images (dB).  Identical images give ``inf``.
@@ -6,6 +7,9 @@
   ``data_range=255`` (the five-scale Wang et al. weights), linear in [0, 1], and in dB as
   ``-10 log10(1 - ms_ssim)``.  Its Gaussian window (11 taps) and four 2x downsamplings need
   both sides larger than 160 pixels; smaller images give NaN with the reason.
+* FSIM: piq 0.8.0's ``fsim`` (Zhang et al. 2011, the chromatic FSIMc: phase congruency and
+  gradient on Y of YIQ, plus I and Q similarity) on ``1 x 3 x H x W`` RGB in [0, 1], as the
+  JPEG AI quality assessment framework calls it (on RGB, not on Y).
 """
 from __future__ import annotations
 
@@ -73,3 +77,27 @@ def measure(original: np.ndarray, decoded: np.ndarray) -> Quality:
         return Quality(psnr, math.nan, math.nan, reason)
     value = ms_ssim_rgb(original, decoded)
     return Quality(psnr, value, to_db(value))
+
+
+def _tensor01(rgb: np.ndarray):
+    """``H x W x 3`` uint8 -> ``1 x 3 x H x W`` float32 in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
+
+
+def psnr(pair) -> dict:
+    return {"psnr_rgb": psnr_rgb(pair.original, pair.decoded)}
+
+
+def ms_ssim(pair) -> dict:
+    value = ms_ssim_rgb(pair.original, pair.decoded)
+    return {"ms_ssim_rgb": value, "ms_ssim_db": to_db(value)}
+
+
+def fsim(pair) -> dict:
+    import piq
+    import torch
+
+    with torch.no_grad():
+        return {"fsim": float(piq.fsim(_tensor01(pair.original), _tensor01(pair.decoded), data_range=1.0))}
