@@ -40,8 +40,10 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
-        self.wfile.write(data[start:])
+        # counted before writing: the client may finish reading (and the test assert) before
+        # this thread runs again after the write
         type(self).sent += len(data) - start
+        self.wfile.write(data[start:])
 
     def log_message(self, *args):
         pass
