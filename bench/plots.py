@@ -25,7 +25,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from bench.curves import DATASETS, METRICS, Curve, CurveError, CurveLibrary
+from bench.curves import ALL_METRICS as METRICS, DATASETS, Curve, CurveError, CurveLibrary
 from bench.published import HEADLINE
 
 if TYPE_CHECKING:

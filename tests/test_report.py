@@ -36,7 +36,7 @@ def run_dir(data_root, tmp_path_factory):
         shutil.copy(data_root / "kodak" / f"{name}.png", images / f"{name}.png")
     out = root / "runs"
     assert bench_main(["run", "--models", "jpeg", "webp", "--dataset", str(images), "--out", str(out),
-                       "--quiet", "--qualities", *QUALITIES]) == 0
+                       "--quiet", "--qualities", *QUALITIES, "--metrics", "psnr-yuv"]) == 0
     return out
 
 
@@ -101,7 +101,7 @@ def test_tables_and_figures_of_each_metric(page, run_dir):
     text = page.read_text()
     library = CurveLibrary("kodak", run_dir, ANCHORS_DIR)
     anchor = library.resolve("vtm17")
-    for metric, name in (("psnr", "PSNR-RGB"), ("ms-ssim", "MS-SSIM-RGB")):
+    for metric, name in (("psnr", "PSNR-RGB"), ("ms-ssim", "MS-SSIM-RGB"), ("psnr-yuv", "PSNR-YUV")):
         section = re.search(rf'<section id="metric-{metric}">(.*?)</section>', text, re.S).group(1)
         assert section.count("<svg") == 2  # RD curves and per-image spread
         assert f"BD-rate against VTM-17.0 (anchor) on kodak, {name}, cubic" in section
