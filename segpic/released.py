@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from segpic import registry
+from segpic.codec import file_sha256
 from segpic.errors import CodecError
 
 __all__ = ["PREFIX", "ENV_URL", "ENV_CACHE", "MAX_BYTES", "is_released", "released_url", "fetch", "resolve"]
@@ -60,14 +61,6 @@ def _cache_dir() -> Path:
     return Path(base) / "compressai"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(url: str, cache: Optional[Path] = None, timeout: float = 60.0) -> Path:
     """The verified local copy of ``url`` (downloaded once into ``cache``)."""
     name = url.rsplit("/", 1)[1]
@@ -78,7 +71,7 @@ def fetch(url: str, cache: Optional[Path] = None, timeout: float = 60.0) -> Path
     folder = Path(cache) if cache is not None else _cache_dir()
     path = folder / name
     if path.is_file():
-        if _sha256(path).startswith(prefix):
+        if file_sha256(path).startswith(prefix):
             return path
         path.unlink()  # a cached file that no longer verifies is fetched again
     folder.mkdir(parents=True, exist_ok=True)
