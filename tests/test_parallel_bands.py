@@ -19,7 +19,7 @@ from segpic.ops.gemm_conv import MIN_BAND_COLUMNS, MIN_BANDS, band_bounds
 
 
 @pytest.mark.parametrize("rows, width", [(1, 1), (3, 1), (100, 1), (1536, 1), (16384, 1), (4, 6), (8, 14),
-                                         (32, 50), (128, 194), (512, 770), (33, 50)])
+                                         (32, 50), (128, 194), (512, 770), (33, 50), (336, 514), (7, 5000)])
 def test_band_bounds_cover_the_rows_in_balanced_bands_of_usable_width(rows, width):
     bounds = band_bounds(rows, width)
     sizes = [b - a for a, b in zip(bounds, bounds[1:])]
@@ -30,6 +30,9 @@ def test_band_bounds_cover_the_rows_in_balanced_bands_of_usable_width(rows, widt
     # a map that is big enough is shared by at least MIN_BANDS threads
     if rows >= MIN_BANDS and rows * width >= MIN_BANDS * MIN_BAND_COLUMNS:
         assert len(sizes) >= MIN_BANDS
+    # several bands come in a multiple of MIN_BANDS (equal shares for 2 or 4 threads)
+    if len(sizes) > 1 and rows >= 2 * MIN_BANDS:
+        assert len(sizes) % MIN_BANDS == 0
 
 
 @pytest.fixture
@@ -130,3 +133,49 @@ def test_band_gemms_stay_single_threaded_after_aten_runs_in_the_band(thread_coun
 
     threads.run_bands(band, range(8))
     assert counts == [1] * 8
+
+
+def test_tasks_run_side_by_side_each_whole_on_one_thread(thread_count):
+    """run_tasks: results in order, the tasks on two threads at once, each task's own bands in
+    its thread."""
+    thread_count(2)
+    barrier = threading.Barrier(2, timeout=10)  # both tasks must be running at the same time
+    inner = {}
+
+    def task(name):
+        def run():
+            barrier.wait()
+            threads.run_bands(lambda j: inner.setdefault(name, set()).add(threading.current_thread().name), range(4))
+            return name, threading.current_thread().name
+        return run
+
+    results = threads.run_tasks(task("mean"), task("scale"))
+    assert [name for name, _ in results] == ["mean", "scale"]
+    assert results[0][1] != results[1][1]
+    for name, thread in results:
+        assert inner[name] == {thread}
+
+
+def test_bands_run_under_the_callers_torch_function_modes(thread_count):
+    """Modes are per thread: a convolution in a band on a pool thread must take the codec's
+    banded path as it would in the caller, and give the caller's bits."""
+    thread_count(2)
+    torch.manual_seed(0)
+    x, w = torch.randn(1, 8, 20, 20), torch.randn(8, 8, 3, 3)
+    routed = []
+    real = gemm_conv.conv2d
+
+    def recording(*args, **kwargs):
+        routed.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    with deterministic_inference():
+        expected = F.conv2d(x, w, padding=1)
+        gemm_conv.conv2d = recording
+        try:
+            outs = threads.run_tasks(lambda: F.conv2d(x, w, padding=1), lambda: F.conv2d(x, w, padding=1))
+        finally:
+            gemm_conv.conv2d = real
+    assert len(routed) == 2 and all(name.startswith("segpic-band") for name in routed)
+    for out in outs:
+        assert torch.equal(out, expected)

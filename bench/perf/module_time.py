@@ -20,7 +20,7 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
-from bench.perf.codec_speed import _size, build_model, test_image
+from bench.perf.codec_speed import REFERENCE_ARCH, _size, build_model, test_image
 
 MODULES = ("g_a1", "g_a2", "g_s0", "g_s1", "h_a", "h_mean_s", "h_scale_s", "dyn_encoder", "dyn_decoder",
            "dyn_enc_hyper", "dyn_dec_hyper_means", "dyn_dec_hyper_scales",

@@ -42,6 +42,8 @@ from compressai.entropy_models import GaussianConditional
 from compressai.layers import conv3x3
 from compressai.ops import quantize_ste
 
+from segpic.ops.threads import run_tasks
+
 from .rans import RansStream
 
 __all__ = ["ChannelAR", "slice_transform"]
@@ -112,11 +114,18 @@ class ChannelAR(nn.Module):
         return y.split(self.slice_sizes, dim=1)
 
     def _slice_params(self, i: int, mu_lat, sigma_lat, decoded: List[torch.Tensor]):
-        """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i."""
+        """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i. Without gradients
+        (inference) the two networks run side by side, each whole on one thread."""
         support = decoded[: self._num_support(i)]
         mean_support = torch.cat([mu_lat] + support, dim=1)
-        mu = self.cc_mean_transforms[i](mean_support)
-        sigma = self.cc_scale_transforms[i](torch.cat([sigma_lat] + support, dim=1))
+
+        def mean():
+            return self.cc_mean_transforms[i](mean_support)
+
+        def scale():
+            return self.cc_scale_transforms[i](torch.cat([sigma_lat] + support, dim=1))
+
+        mu, sigma = (mean(), scale()) if torch.is_grad_enabled() else run_tasks(mean, scale)
         return mu, sigma, mean_support
 
     def _refine(self, i: int, mean_support, y_hat_slice):

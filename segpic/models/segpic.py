@@ -35,6 +35,7 @@ from segpic.layers.rat import RegionAdaptiveTransform
 from segpic.layers.sal import DownSAL, UpSAL
 from segpic.layers.wam import WAM
 from segpic.ops.rowwise import map_row_bands
+from segpic.ops.threads import run_tasks
 
 from .base import HyperpriorChannelAR
 
@@ -125,9 +126,15 @@ class SegPIC(HyperpriorChannelAR):
         return map_row_bands(tail, h, 4, 1, TAIL_HALO, rows // 4)
 
     def _hyper_params(self, z_hat, protos):
-        mu = self.dyn_dec_hyper_means(self.h_mean_s(z_hat), protos)
-        sigma = self.dyn_dec_hyper_scales(self.h_scale_s(z_hat), protos)
-        return mu, sigma
+        """mu_lat and sigma_lat (B, M, h, w); at inference the two chains run side by side,
+        each whole on one thread."""
+        def means():
+            return self.dyn_dec_hyper_means(self.h_mean_s(z_hat), protos)
+
+        def scales():
+            return self.dyn_dec_hyper_scales(self.h_scale_s(z_hat), protos)
+
+        return (means(), scales()) if torch.is_grad_enabled() else tuple(run_tasks(means, scales))
 
     # -- CompressAI interface ---------------------------------------------------------------
     def forward(self, x: torch.Tensor, mask: torch.Tensor = None, grid: int = 4) -> dict:

@@ -12,7 +12,9 @@ So inside the codec's deterministic inference every MKL call is single-threaded 
 thread-local count, :func:`mkl_local_threads`), and the parallelism comes from outside:
 :func:`run_bands` runs independent bands of output rows, fixed by the shapes alone, on a
 pool of ``torch.get_num_threads()`` threads, each band computed whole by one thread. The
-result is then the single-threaded result whatever the pool's size.
+result is then the single-threaded result whatever the pool's size. :func:`run_tasks` does
+the same for independent computations of another kind (the mean and scale networks of one
+latent slice): each whole on one thread, its own bands run in that thread.
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
 import torch
+from torch.overrides import _get_current_function_mode_stack
 
 from segpic.errors import CodecError
 
-__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "check_mkl_cnr", "PortabilityError"]
+__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "run_tasks", "check_mkl_cnr", "PortabilityError"]
 
 
 class PortabilityError(CodecError):
@@ -140,14 +143,37 @@ def run_bands(fn: Callable[[object], None], bands: Iterable[object]) -> None:
             fn(band)
         return
     inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+    # torch-function modes are per thread: a band runs under the caller's (the codec's banded
+    # convolutions, segpic.ops.deterministic), or its convolutions would take ATen's paths
+    modes = _get_current_function_mode_stack()
 
     def call(band):
         _in_band.active = True
         try:
-            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(torch.inference_mode(inference))
+                stack.enter_context(torch.set_grad_enabled(grad))
+                for mode in modes:
+                    stack.enter_context(mode)
                 fn(band)
         finally:
             _in_band.active = False
 
     for future in [_executor(size).submit(call, band) for band in bands]:
         future.result()
+
+
+def run_tasks(*tasks: Callable[[], object]) -> list:
+    """``[task() for task in tasks]``, the tasks in parallel on the pool (as bands of
+    :func:`run_bands`): each runs whole on one thread, and the bands it starts run in that
+    thread, in order, so every result is the one-thread result. Worth it where the tasks are
+    independent and too small to split well into bands (measured: two slice networks of a
+    48 x 32 latent, 0.20 s each on one thread, take 0.31 s as banded GEMMs on two threads
+    one after the other and 0.20 s side by side)."""
+    results: list = [None] * len(tasks)
+
+    def call(i: int) -> None:
+        results[i] = tasks[i]()
+
+    run_bands(call, range(len(tasks)))
+    return results
