@@ -179,3 +179,10 @@ def test_bands_run_under_the_callers_torch_function_modes(thread_count):
     assert len(routed) == 2 and all(name.startswith("segpic-band") for name in routed)
     for out in outs:
         assert torch.equal(out, expected)
+
+
+def test_pool_threads_run_aten_single_threaded(thread_count):
+    """A task's element-wise work must not fork an OpenMP team per pool thread."""
+    thread_count(2)
+    assert threads.run_tasks(torch.get_num_threads, torch.get_num_threads) == [1, 1]
+    assert torch.get_num_threads() == 2

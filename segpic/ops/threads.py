@@ -52,7 +52,20 @@ def _mkl_function(name: str):
 
 # mkl_set_num_threads_local through its C entry (the lower-case names are the Fortran ones,
 # which take a pointer); mkl_cbwr_get through the service function it is (the only name exported)
+def _omp_function(name: str):
+    """``void name(int)`` from the OpenMP runtime torch ships (ATen's intra-op threads); None
+    where torch has none."""
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp.so.1")
+    try:
+        fn = getattr(ctypes.CDLL(lib), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], None
+    return fn
+
+
 _SET_LOCAL = _mkl_function("MKL_Set_Num_Threads_Local")
+_OMP_SET = _omp_function("omp_set_num_threads")  # per calling thread (OpenMP's nthreads-var)
 _CBWR_GET = _mkl_function("mkl_serv_cbwr_get")
 _CBWR_BRANCH, _CBWR_AUTO = 1, 2  # MKL_CBWR_BRANCH, MKL_CBWR_AUTO of mkl_types.h
 
@@ -107,14 +120,21 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
-def _single_threaded_mkl() -> None:
-    """Pool-thread initializer. ATen initializes a thread's intra-op settings lazily, at its
-    first parallel operation, and that sets MKL's thread-local count to torch's thread count
-    (at::init_num_threads): measured, a band whose first ATen operation ran before its GEMM
-    then computed that GEMM with 8 threads, and other bits, in an 8-thread pool. So the lazy
-    initialization is done here first (torch.get_num_threads runs it), then MKL is set."""
+def _single_threaded_pool_thread() -> None:
+    """Pool-thread initializer: MKL and ATen single-threaded in this thread.
+
+    ATen initializes a thread's intra-op settings lazily, at its first parallel operation, and
+    that sets MKL's thread-local count to torch's thread count (at::init_num_threads):
+    measured, a band whose first ATen operation ran before its GEMM then computed that GEMM
+    with 8 threads, and other bits, in an 8-thread pool. So the lazy initialization is done
+    here first (torch.get_num_threads runs it), then MKL is set. ATen's element-wise work
+    (GELU between a task's convolutions) is set to one OpenMP thread too: each pool thread
+    otherwise forked its own OpenMP team, and on 2 cores two tasks kept 4 threads busy
+    (measured: 1.5x the CPU time of a 2-thread encode)."""
     torch.get_num_threads()
     mkl_local_threads(1)
+    if _OMP_SET is not None:
+        _OMP_SET(1)
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
@@ -123,7 +143,7 @@ def _executor(size: int) -> ThreadPoolExecutor:
         if _pool is None or _pool_size != size:
             if _pool is not None:
                 _pool.shutdown(wait=True)
-            _pool = ThreadPoolExecutor(size, thread_name_prefix="segpic-band", initializer=_single_threaded_mkl)
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="segpic-band", initializer=_single_threaded_pool_thread)
             _pool_size = size
         return _pool
 
