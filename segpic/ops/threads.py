@@ -30,7 +30,8 @@ from torch.overrides import _get_current_function_mode_stack
 
 from segpic.errors import CodecError
 
-__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "run_tasks", "check_mkl_cnr", "PortabilityError"]
+__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "run_tasks", "single_threaded_aten", "check_mkl_cnr",
+           "PortabilityError"]
 
 
 class PortabilityError(CodecError):
@@ -112,6 +113,21 @@ def single_threaded_mkl():
         _depth.n = depth
         if depth == 0:
             mkl_local_threads(0)
+
+
+@contextlib.contextmanager
+def single_threaded_aten():
+    """ATen's OpenMP work single-threaded in the calling thread for the duration (oneDNN's
+    too: it reads the same per-thread count); pool threads are always so. No-op where torch
+    has no OpenMP runtime this can reach."""
+    before = torch.get_num_threads()
+    if _OMP_SET is not None:
+        _OMP_SET(1)
+    try:
+        yield
+    finally:
+        if _OMP_SET is not None:
+            _OMP_SET(before)
 
 
 _pool: ThreadPoolExecutor | None = None
