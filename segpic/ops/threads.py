@@ -30,8 +30,8 @@ from torch.overrides import _get_current_function_mode_stack
 
 from segpic.errors import CodecError
 
-__all__ = ["mkl_local_threads", "single_threaded_mkl", "run_bands", "run_tasks", "single_threaded_aten", "check_mkl_cnr",
-           "PortabilityError"]
+__all__ = ["mkl_local_threads", "single_threaded_mkl", "single_threaded_aten", "run_bands", "run_tasks",
+           "check_mkl_cnr", "PortabilityError"]
 
 
 class PortabilityError(CodecError):
@@ -51,8 +51,6 @@ def _mkl_function(name: str):
     return fn
 
 
-# mkl_set_num_threads_local through its C entry (the lower-case names are the Fortran ones,
-# which take a pointer); mkl_cbwr_get through the service function it is (the only name exported)
 def _omp_function(name: str):
     """``void name(int)`` from the OpenMP runtime torch ships (ATen's intra-op threads); None
     where torch has none."""
@@ -65,9 +63,11 @@ def _omp_function(name: str):
     return fn
 
 
+# mkl_set_num_threads_local through its C entry (the lower-case names are the Fortran ones,
+# which take a pointer); mkl_cbwr_get through the service function it is (the only name exported)
 _SET_LOCAL = _mkl_function("MKL_Set_Num_Threads_Local")
-_OMP_SET = _omp_function("omp_set_num_threads")  # per calling thread (OpenMP's nthreads-var)
 _CBWR_GET = _mkl_function("mkl_serv_cbwr_get")
+_OMP_SET = _omp_function("omp_set_num_threads")  # per calling thread (OpenMP's nthreads-var)
 _CBWR_BRANCH, _CBWR_AUTO = 1, 2  # MKL_CBWR_BRANCH, MKL_CBWR_AUTO of mkl_types.h
 
 
@@ -145,8 +145,8 @@ def _single_threaded_pool_thread() -> None:
     with 8 threads, and other bits, in an 8-thread pool. So the lazy initialization is done
     here first (torch.get_num_threads runs it), then MKL is set. ATen's element-wise work
     (GELU between a task's convolutions) is set to one OpenMP thread too: each pool thread
-    otherwise forked its own OpenMP team, and on 2 cores two tasks kept 4 threads busy
-    (measured: 1.5x the CPU time of a 2-thread encode)."""
+    otherwise forks an OpenMP team of its own at its first parallel operation, and two tasks
+    side by side then run four threads on two cores."""
     torch.get_num_threads()
     mkl_local_threads(1)
     if _OMP_SET is not None:
