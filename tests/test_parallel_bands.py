@@ -149,7 +149,8 @@ def test_tasks_run_side_by_side_each_whole_on_one_thread(thread_count):
             return name, threading.current_thread().name
         return run
 
-    results = threads.run_tasks(task("mean"), task("scale"))
+    with torch.no_grad():  # inference: side by side
+        results = threads.run_tasks(task("mean"), task("scale"))
     assert [name for name, _ in results] == ["mean", "scale"]
     assert results[0][1] != results[1][1]
     for name, thread in results:
@@ -184,5 +185,13 @@ def test_bands_run_under_the_callers_torch_function_modes(thread_count):
 def test_pool_threads_run_aten_single_threaded(thread_count):
     """A task's element-wise work must not fork an OpenMP team per pool thread."""
     thread_count(2)
-    assert threads.run_tasks(torch.get_num_threads, torch.get_num_threads) == [1, 1]
+    with torch.no_grad():
+        assert threads.run_tasks(torch.get_num_threads, torch.get_num_threads) == [1, 1]
     assert torch.get_num_threads() == 2
+
+
+def test_tasks_with_gradients_run_in_order_in_the_callers_thread(thread_count):
+    """Training keeps ATen's own threads: with gradients the tasks are not sent to the pool."""
+    thread_count(2)
+    here = threading.current_thread().name
+    assert threads.run_tasks(lambda: threading.current_thread().name, torch.get_num_threads) == [here, 2]

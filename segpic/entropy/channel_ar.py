@@ -114,8 +114,8 @@ class ChannelAR(nn.Module):
         return y.split(self.slice_sizes, dim=1)
 
     def _slice_params(self, i: int, mu_lat, sigma_lat, decoded: List[torch.Tensor]):
-        """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i. Without gradients
-        (inference) the two networks run side by side, each whole on one thread."""
+        """mu_i, sigma_i and the mean support [mu_lat, C_i] of slice i. At inference the two
+        networks run side by side, each whole on one thread (``run_tasks``)."""
         support = decoded[: self._num_support(i)]
         mean_support = torch.cat([mu_lat] + support, dim=1)
 
@@ -125,7 +125,7 @@ class ChannelAR(nn.Module):
         def scale():
             return self.cc_scale_transforms[i](torch.cat([sigma_lat] + support, dim=1))
 
-        mu, sigma = (mean(), scale()) if torch.is_grad_enabled() else run_tasks(mean, scale)
+        mu, sigma = run_tasks(mean, scale)
         return mu, sigma, mean_support
 
     def _refine(self, i: int, mean_support, y_hat_slice):

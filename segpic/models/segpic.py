@@ -134,7 +134,8 @@ class SegPIC(HyperpriorChannelAR):
         def scales():
             return self.dyn_dec_hyper_scales(self.h_scale_s(z_hat), protos)
 
-        return (means(), scales()) if torch.is_grad_enabled() else tuple(run_tasks(means, scales))
+        mu, sigma = run_tasks(means, scales)
+        return mu, sigma
 
     # -- CompressAI interface ---------------------------------------------------------------
     def forward(self, x: torch.Tensor, mask: torch.Tensor = None, grid: int = 4) -> dict:
