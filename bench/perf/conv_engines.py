@@ -36,33 +36,26 @@ from bench.perf.codec_speed import REFERENCE_ARCH, _machine, _size, build_model,
 from bench.results import atomic_write
 
 ENGINES = ("banded MKL", "oneDNN bands", "oneDNN")
-_CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-_TRANSPOSE_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
 
 
 def record_convolutions(width: int, height: int) -> Counter:
     """Counter of (kind, input shape, weight shape, stride, padding, output_padding) over one
     SegPIC compress + decompress of a width x height image, ungrouped calls only."""
     import torch
-    import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
     from segpic.codec import rgb_to_tensor
-    from segpic.ops.deterministic import deterministic_inference
+    from segpic.ops.deterministic import convolution_arguments, deterministic_inference
 
     seen = Counter()
 
     class Recorder(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            transpose = func in (F.conv_transpose2d, torch.conv_transpose2d)
-            if transpose or func in (F.conv2d, torch.conv2d):
-                names = _TRANSPOSE_ARGS if transpose else _CONV_ARGS
-                b = {**dict(zip(names, (None, None, None, 1, 0, 0, 1, 1) if transpose else
-                                (None, None, None, 1, 0, 1, 1))), **dict(zip(names, args)), **kwargs}
-                if b["groups"] == 1:
-                    seen[("transpose" if transpose else "conv", tuple(b["input"].shape), tuple(b["weight"].shape),
-                          _int(b["stride"]), _int(b["padding"]), _int(b.get("output_padding", 0)))] += 1
+            b = convolution_arguments(func, args, kwargs)
+            if b is not None and b["groups"] == 1:
+                seen[("transpose" if b["transposed"] else "conv", tuple(b["input"].shape), tuple(b["weight"].shape),
+                      _int(b["stride"]), _int(b["padding"]), _int(b.get("output_padding", 0)))] += 1
             return func(*args, **kwargs)
 
     torch.set_num_threads(1)
@@ -82,14 +75,12 @@ def _int(v) -> int:
 
 def macs(key) -> int:
     """Multiply-accumulates of one call."""
-    kind, xs, ws, stride, padding, out_pad = key
-    B, _, H, W = xs
-    if kind == "conv":
-        c_out, c_in, kh, kw = ws
-        ho, wo = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
-    else:
+    kind, (B, _, H, W), ws, stride, padding, _ = key
+    if kind == "transpose":
         c_in, c_out, kh, kw = ws
         return B * c_in * c_out * kh * kw * H * W  # every input pixel meets every tap
+    c_out, c_in, kh, kw = ws
+    ho, wo = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
     return B * c_out * c_in * kh * kw * ho * wo
 
 

@@ -43,7 +43,7 @@ from torch.overrides import TorchFunctionMode
 from . import gemm_conv
 from .threads import PortabilityError, check_mkl_cnr, single_threaded_mkl
 
-__all__ = ["deterministic_inference", "check_capability", "REQUIRED_CAPABILITY"]
+__all__ = ["deterministic_inference", "check_capability", "convolution_arguments", "REQUIRED_CAPABILITY"]
 
 #: The ATen CPU capability every exact coder runs with (see ``segpic/__init__.py``).
 REQUIRED_CAPABILITY = "AVX2"
@@ -69,6 +69,25 @@ def _plain(bound, x, weight) -> bool:
     )
 
 
+_CONV2D_PARAMETERS = (("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+                      (None, None, None, 1, 0, 1, 1))
+_CONV_TRANSPOSE2D_PARAMETERS = (("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
+                                (None, None, None, 1, 0, 0, 1, 1))
+
+
+def convolution_arguments(func, args, kwargs):
+    """The arguments of a conv2d or conv_transpose2d call by parameter name, defaults filled
+    in, plus ``transposed`` (bool); None when ``func`` is neither."""
+    if func in _CONV2D:
+        bound = _args(*_CONV2D_PARAMETERS, args, kwargs)
+    elif func in _CONV_TRANSPOSE2D:
+        bound = _args(*_CONV_TRANSPOSE2D_PARAMETERS, args, kwargs)
+    else:
+        return None
+    bound["transposed"] = func in _CONV_TRANSPOSE2D
+    return bound
+
+
 class _GemmConvolutions(TorchFunctionMode):
     """Routes k x k conv2d, conv_transpose2d and linear calls to :mod:`segpic.ops.gemm_conv`."""
 
@@ -82,18 +101,13 @@ class _GemmConvolutions(TorchFunctionMode):
             if (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
                     and w.dim() == 2 and (x.dim() == 2 or (x.dim() > 2 and x.is_contiguous()))):
                 return gemm_conv.linear(x, w, b["bias"])
-        elif func in _CONV2D:
-            b = _args(("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
-                      (None, None, None, 1, 0, 1, 1), args, kwargs)
+        elif (b := convolution_arguments(func, args, kwargs)) is not None and _plain(b, b["input"], b["weight"]):
             x, w = b["input"], b["weight"]
-            if _plain(b, x, w) and b["stride"] in (1, 2, (1, 1), (2, 2), [1, 1], [2, 2]):
+            if b["transposed"]:
+                if gemm_conv.transpose_supported(w, b["stride"], b["padding"]):
+                    return gemm_conv.conv_transpose2d(x, w, b["bias"], b["stride"], b["padding"], b["output_padding"])
+            elif b["stride"] in (1, 2, (1, 1), (2, 2), [1, 1], [2, 2]):
                 return gemm_conv.conv2d(x, w, b["bias"], b["stride"], b["padding"])
-        elif func in _CONV_TRANSPOSE2D:
-            b = _args(("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
-                      (None, None, None, 1, 0, 0, 1, 1), args, kwargs)
-            x, w = b["input"], b["weight"]
-            if _plain(b, x, w) and gemm_conv.transpose_supported(w, b["stride"], b["padding"]):
-                return gemm_conv.conv_transpose2d(x, w, b["bias"], b["stride"], b["padding"], b["output_padding"])
         return func(*args, **kwargs)
 
 
