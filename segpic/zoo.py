@@ -24,7 +24,7 @@ arbitrary code): only for a file from a source one trusts.
 """
 import pickle
 import re
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn

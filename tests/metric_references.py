@@ -212,7 +212,7 @@ def iw_ssim(reference: np.ndarray, distorted: np.ndarray, levels: int = 5) -> fl
     """IW-SSIM of two grey images on a 0..255 scale (float arrays, sides multiples of 2^(levels-1))."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     window = _gaussian_window()
-    bound, bound1 = 5, 4
+    bound1 = 4  # iwssim.m's bound1, by which the information maps are cropped
     pyr_o = _laplacian_pyramid(reference.astype(np.float64), levels)
     pyr_d = _laplacian_pyramid(distorted.astype(np.float64), levels)
     pooled = []
